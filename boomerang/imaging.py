@@ -1,0 +1,90 @@
+"""Pixel helpers for perceptual resolution enhancement (paper section 6): sizes, plain interpolation, colour."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import BoomerangInputError
+
+INTERPOLATIONS = ("bilinear", "bicubic", "lanczos", "nearest-exact", "area")
+
+
+def target_size(width: int, height: int, factor: float) -> tuple[int, int]:
+    """Output size of an upscale: round(factor * width) x round(factor * height), halves rounded up."""
+    if not (factor >= 1.0) or math.isinf(factor):
+        raise BoomerangInputError("factor", "a finite number >= 1", factor)
+    return int(math.floor(factor * width + 0.5)), int(math.floor(factor * height + 0.5))
+
+
+def _lanczos(images: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    from PIL import Image
+
+    out = []
+    for item in images.detach().cpu().clamp(0.0, 1.0).numpy():
+        channels = []
+        for c in range(item.shape[-1]):  # per channel in 32-bit float mode: no 8-bit quantisation
+            img = Image.fromarray(item[..., c].astype(np.float32), mode="F")
+            channels.append(np.asarray(img.resize((width, height), Image.Resampling.LANCZOS)))
+        out.append(np.stack(channels, axis=-1))
+    return torch.from_numpy(np.stack(out)).to(images.device, images.dtype)
+
+
+def resize_image(images: torch.Tensor, width: int, height: int, method: str) -> torch.Tensor:
+    """Resize ComfyUI IMAGE tensors [B, H, W, C] in [0, 1] to ``width`` x ``height`` with plain interpolation."""
+    if method not in INTERPOLATIONS:
+        raise BoomerangInputError("interpolation", f"one of {', '.join(INTERPOLATIONS)}", method)
+    if images.ndim != 4:
+        raise BoomerangInputError("image", "a batch of images [B, H, W, C]", tuple(images.shape))
+    if (images.shape[2], images.shape[1]) == (width, height):
+        return images.clone()
+    if method == "lanczos":
+        out = _lanczos(images, width, height)
+    else:
+        x = images.movedim(-1, 1).float()
+        kwargs = {"align_corners": False} if method in ("bilinear", "bicubic") else {}
+        x = F.interpolate(x, size=(height, width), mode=method, **kwargs)
+        out = x.movedim(1, -1).to(images.dtype)
+    return out.clamp(0.0, 1.0)
+
+
+def pad_to_multiple(images: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
+    """Replicate-pad [B, H, W, C] images on the right and bottom to multiples of ``multiple``.
+
+    Returns the padded images and the original width and height, for cropping back after decoding.
+    """
+    height, width = images.shape[1], images.shape[2]
+    pad_h = (-height) % multiple
+    pad_w = (-width) % multiple
+    if pad_h == 0 and pad_w == 0:
+        return images, width, height
+    x = images.movedim(-1, 1)
+    x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+    return x.movedim(1, -1), width, height
+
+
+def match_channel_stats(x: torch.Tensor, reference: torch.Tensor, channel_dim: int, mode: str = "mean_std",
+                        eps: float = 1e-6) -> torch.Tensor:
+    """Shift (``mean``) or shift and scale (``mean_std``) each channel of each item of ``x`` to ``reference``.
+
+    Stops the colour drift of repeated img2img passes: item i, channel c of the result has the mean (and
+    standard deviation) of item i, channel c of ``reference`` (item 0 if ``reference`` has one item).
+    """
+    if mode == "off":
+        return x
+    if mode not in ("mean", "mean_std"):
+        raise BoomerangInputError("color_match", "one of off, mean, mean_std", mode)
+    if reference.shape[0] not in (1, x.shape[0]):
+        raise BoomerangInputError("reference batch", f"1 or {x.shape[0]} items", reference.shape[0])
+    channel_dim = channel_dim % x.ndim
+    dims = tuple(d for d in range(1, x.ndim) if d != channel_dim)
+    xf, rf = x.float(), reference.float().to(x.device)
+    x_mean, r_mean = xf.mean(dim=dims, keepdim=True), rf.mean(dim=dims, keepdim=True)
+    if mode == "mean":
+        out = xf - x_mean + r_mean
+    else:
+        x_std, r_std = xf.std(dim=dims, keepdim=True), rf.std(dim=dims, keepdim=True)
+        out = (xf - x_mean) * (r_std / (x_std + eps)) + r_mean
+    return out.to(x.dtype)

@@ -1,0 +1,156 @@
+"""Noise levels of Boomerang: integer timestep grids, the automatic t_boom rule, per-pass schedules."""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+from .errors import BoomerangInputError, check_int_range
+
+# Paper, section 6.2 (Patched Diffusion, T = 250): 4x -> t_boom = 50 (0.2 T), 8x -> t_boom = 100 (0.4 T).
+# Between and beyond those anchors t_boom/T is linear in log2(factor): 1x -> 0, 2x -> 0.1, 4x -> 0.2,
+# 8x -> 0.4, 16x -> 0.6, 32x and up -> 0.8 (the cap: above it a pass is close to a global sample).
+_AUTO_ANCHORS = ((0.0, 0.0), (1.0, 0.1), (2.0, 0.2), (3.0, 0.4), (4.0, 0.6), (5.0, 0.8))
+# Cascaded PRE uses small passes: the paper's cascades run at t_boom = 50 of 250 (0.2 T) per pass.
+CASCADE_PASS_FRACTION = 0.2
+
+
+def auto_fraction(factor: float) -> float:
+    """t_boom/T chosen for an upscale ``factor`` (>= 1) by the rule above."""
+    if not (factor >= 1.0) or math.isinf(factor):
+        raise BoomerangInputError("factor", "a finite number >= 1", factor)
+    x = math.log2(factor)
+    for (x0, f0), (x1, f1) in zip(_AUTO_ANCHORS, _AUTO_ANCHORS[1:]):
+        if x <= x1:
+            return f0 + (f1 - f0) * (x - x0) / (x1 - x0)
+    return _AUTO_ANCHORS[-1][1]
+
+
+def auto_t_boom(factor: float, total: int, passes: int = 1) -> int:
+    """Automatic per-pass t_boom for PRE at ``factor`` on a model with ``total`` = T timesteps.
+
+    One pass uses ``auto_fraction(factor) * T``; a cascade of several passes uses the smaller of that and
+    the paper's cascade level 0.2 T per pass.
+    """
+    fraction = auto_fraction(factor)
+    if passes > 1:
+        fraction = min(fraction, CASCADE_PASS_FRACTION)
+    return int(round(fraction * total))
+
+
+def integer_grid(sigma_at: Callable[[int], float], t_boom: int, total: int) -> torch.Tensor:
+    """Sigmas of Algorithm 1: one level per integer timestep t_boom, ..., 1, then 0 (float64, descending)."""
+    check_int_range("t_boom", t_boom, 0, total)
+    levels = [float(sigma_at(t)) for t in range(t_boom, 0, -1)]
+    return torch.tensor(levels + [0.0], dtype=torch.float64)
+
+
+def check_fast_schedule(sigmas: torch.Tensor, sigma_start: float, scheduler: str, rel_tol: float = 1e-4) -> torch.Tensor:
+    """Pin a fast-path schedule to start exactly at the t_boom level; check it descends strictly to 0.
+
+    A scheduler computed on the levels 1..t_boom starts at the top level, except ones that skip it by
+    construction (``ddim_uniform`` strides from the bottom); their first level is moved up to t_boom.
+    """
+    s = sigmas.detach().to(torch.float64).flatten().clone()
+    if s.numel() < 2:
+        raise BoomerangInputError("steps", "at least 1", s.numel() - 1)
+    if float(s[0]) > sigma_start * (1.0 + rel_tol):
+        raise BoomerangInputError(
+            "scheduler", f"a scheduler whose schedule can start at sigma {sigma_start:.6g}", scheduler,
+            f"It started above, at sigma {float(s[0]):.6g}")
+    s[0] = sigma_start
+    if float(s[-1]) != 0.0 or bool((s[1:] >= s[:-1]).any()):
+        raise BoomerangInputError(
+            "scheduler", "a scheduler giving strictly descending sigmas that end at 0", scheduler,
+            f"It gave {[round(float(v), 6) for v in s]}")
+    return s
+
+
+def parse_pass_schedule(text: str, passes: int, default_t_boom: int, total: int,
+                        input_name: str = "t_boom_schedule") -> list[int]:
+    """Per-pass t_boom values from ``"50,50,30"`` (empty: ``default_t_boom`` for every pass).
+
+    A schedule of one value is used for every pass; otherwise it must have exactly ``passes`` values.
+    """
+    check_int_range("passes", passes, 1, 1000)
+    text = (text or "").strip()
+    if not text:
+        return [check_int_range("t_boom", default_t_boom, 0, total)] * passes
+    values = []
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        try:
+            value = int(part)
+        except ValueError:
+            raise BoomerangInputError(input_name, f"comma-separated integers in [0, {total}]", text,
+                                      f"{part!r} is not an integer") from None
+        if not 0 <= value <= total:
+            raise BoomerangInputError(input_name, f"comma-separated integers in [0, {total}]", text,
+                                      f"{value} is out of range")
+        values.append(value)
+    if len(values) == 1:
+        return values * passes
+    if len(values) != passes:
+        raise BoomerangInputError(input_name, f"1 or passes = {passes} values", text,
+                                  f"it has {len(values)} values")
+    return values
+
+
+def describe_level(t_boom: int, total: int, sigma: float, discrete: bool = True) -> str:
+    """A one-line human description of a start level, e.g. ``t_boom 400/1000 (40%), sigma 2.43 - local sample``."""
+    frac = t_boom / total if total else 0.0
+    if t_boom == 0:
+        kind = "identity (no noise)"
+    elif t_boom >= total:
+        kind = "global sample"
+    else:
+        kind = "local sample"
+    unit = "t_boom" if discrete else "t_boom (flow time)"
+    return f"{unit} {t_boom}/{total} ({frac:.0%}), sigma {sigma:.4g} - {kind}"
+
+
+class LevelTable:
+    """A model's noise levels 1..t_boom as a discrete table, for running stock schedulers from t_boom.
+
+    Offers what ComfyUI's schedulers read from a ``model_sampling`` (``sigmas``, ``sigma_min``,
+    ``sigma_max``, ``sigma(timestep)``, ``timestep(sigma)``) with timestep k meaning level k + 1 and
+    log-linear interpolation between levels, so a schedule computed on it starts exactly at ``sigma_max``,
+    the t_boom level, for discrete, flow and continuous models alike.
+    """
+
+    def __init__(self, level_sigmas):
+        s = torch.as_tensor(level_sigmas, dtype=torch.float32).flatten()
+        if s.numel() < 1 or bool((s <= 0).any()) or bool((s[1:] <= s[:-1]).any()):
+            raise ValueError("level sigmas must be positive and strictly increasing")
+        self.sigmas = s
+        self.log_sigmas = s.log()
+        self._log_np = self.log_sigmas.double().numpy()
+
+    @property
+    def sigma_min(self) -> torch.Tensor:
+        return self.sigmas[0]
+
+    @property
+    def sigma_max(self) -> torch.Tensor:
+        return self.sigmas[-1]
+
+    def sigma(self, timestep) -> torch.Tensor:
+        t = torch.as_tensor(timestep, dtype=torch.float32).clamp(0, len(self.sigmas) - 1)
+        low, high = t.floor().long(), t.ceil().long()
+        w = t.frac()
+        return ((1 - w) * self.log_sigmas[low] + w * self.log_sigmas[high]).exp()
+
+    def timestep(self, sigma) -> torch.Tensor:
+        import numpy as np
+
+        s = torch.as_tensor(sigma, dtype=torch.float64)
+        idx = np.interp(s.log().numpy(), self._log_np, np.arange(len(self._log_np), dtype=np.float64))
+        return torch.as_tensor(idx, dtype=torch.float32).view(s.shape)
+
+    def percent_to_sigma(self, percent: float) -> float:
+        if percent <= 0.0:
+            return float(self.sigma_max)
+        if percent >= 1.0:
+            return 0.0
+        return float(self.sigma(torch.tensor((1.0 - percent) * (len(self.sigmas) - 1))))

@@ -1,0 +1,18 @@
+"""ComfyUI glue for Boomerang: thin V3 nodes over the pure functions in ``boomerang/``."""
+from __future__ import annotations
+
+from comfy_api.latest import ComfyExtension, io
+
+
+class BoomerangExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        from .boomerang_nodes import Boomerang, BoomerangExactSampler, BoomerangNoise, BoomerangSigmas, PartialReverseSampler
+        from .cascade_node import CascadeLoop
+        from .upscale_node import UpscaleThenBoomerang
+
+        return [BoomerangNoise, PartialReverseSampler, CascadeLoop, UpscaleThenBoomerang, Boomerang,
+                BoomerangExactSampler, BoomerangSigmas]
+
+
+async def comfy_entrypoint() -> BoomerangExtension:
+    return BoomerangExtension()

@@ -1,0 +1,263 @@
+"""The only place that knows ComfyUI internals: noise levels, forward coefficients, sampler objects.
+
+Everything model-specific goes through the model's own ``model_sampling`` (its sigma table,
+``percent_to_sigma`` and ``noise_scaling``) and ``latent_format``, so EPS, v-prediction and flow models
+(SD1.x, SD2.x, SDXL, SD3, Flux) share one code path.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+from dataclasses import dataclass
+
+import torch
+
+import comfy.model_management
+import comfy.model_sampling
+import comfy.samplers
+import comfy.utils
+import latent_preview
+from comfy.k_diffusion import sampling as k_sampling
+
+from ..boomerang import noise as bnoise
+from ..boomerang.errors import BoomerangInputError, check_int_range
+from ..boomerang.sampler import sample_boomerang_exact
+from ..boomerang.schedule import LevelTable, check_fast_schedule, describe_level, integer_grid
+
+log = logging.getLogger("boomerang")
+
+EXACT = "boomerang_exact"
+META = "boomerang"  # key of the start-level metadata BoomerangNoise adds to a LATENT dict
+FLOW_T = 1000  # T used for models without a discrete timestep table (flow, continuous EDM/v)
+
+
+def model_sampling(model):
+    return model.get_model_object("model_sampling")
+
+
+def is_discrete(ms) -> bool:
+    """Whether the model samples on an integer timestep table (DDPM-style SD1.x/SD2.x/SDXL)."""
+    return isinstance(ms, comfy.model_sampling.ModelSamplingDiscrete) and not isinstance(
+        ms, comfy.model_sampling.StableCascadeSampling)
+
+
+def total_timesteps(ms) -> int:
+    return int(len(ms.sigmas)) if is_discrete(ms) else FLOW_T
+
+
+def sigma_at(ms, t: int) -> float:
+    """Sigma of integer timestep t (0 = clean) on the model's own schedule."""
+    if t <= 0:
+        return 0.0
+    if is_discrete(ms):
+        return float(ms.sigmas[t - 1])
+    return float(ms.percent_to_sigma(1.0 - t / FLOW_T))
+
+
+@dataclass(frozen=True)
+class Level:
+    t_boom: int
+    total: int
+    sigma: float
+    discrete: bool
+
+    @property
+    def fraction(self) -> float:
+        return self.t_boom / self.total
+
+    def describe(self) -> str:
+        return describe_level(self.t_boom, self.total, self.sigma, self.discrete)
+
+
+def level_for(model, t_boom: int) -> Level:
+    ms = model_sampling(model)
+    total = total_timesteps(ms)
+    check_int_range("t_boom", t_boom, 0, total, f"This model has T = {total} timesteps")
+    return Level(t_boom, total, sigma_at(ms, t_boom), is_discrete(ms))
+
+
+def forward_coeffs(ms, sigma: float) -> tuple[float, float]:
+    """(a, s) with noise_scaling(sigma, eps, x0) = a * x0 + s * eps, read off the model's own noise_scaling."""
+    sig = torch.tensor([float(sigma)], dtype=torch.float64)
+    one, zero = torch.ones(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+    a = float(ms.noise_scaling(sig, zero.clone(), one.clone(), max_denoise=False))
+    s = float(ms.noise_scaling(sig, one.clone(), zero.clone(), max_denoise=False))
+    return a, s
+
+
+def latent_in(model, samples: torch.Tensor) -> torch.Tensor:
+    """A user-space latent in the model's sampling space, with the rule ComfyUI's CFGGuider applies."""
+    if torch.count_nonzero(samples) > 0:
+        return model.model.process_latent_in(samples)
+    return samples
+
+
+def check_latent(model, latent: dict, input_name: str = "latent") -> torch.Tensor:
+    samples = latent.get("samples") if isinstance(latent, dict) else None
+    if not isinstance(samples, torch.Tensor) or samples.is_nested:
+        raise BoomerangInputError(input_name, "a LATENT with a 'samples' tensor", type(samples).__name__)
+    if samples.shape[0] == 0:
+        raise BoomerangInputError(input_name, "a batch of at least 1 latent", "an empty batch (0 items)")
+    channels = model.get_model_object("latent_format").latent_channels
+    if samples.ndim < 3 or samples.shape[1] != channels:
+        raise BoomerangInputError(
+            input_name, f"a latent with {channels} channels (what this model uses)",
+            f"shape {tuple(samples.shape)}", "Encode the image with this model's VAE")
+    return samples
+
+
+def batch_indices(latent: dict) -> list[int] | None:
+    index = latent.get("batch_index")
+    return None if index is None else [int(i) for i in index]
+
+
+def add_forward_noise(model, latent: dict, t_boom: int, seed: int, stream: int = bnoise.STREAM_FORWARD):
+    """BoomerangNoise: x_t = noise_scaling(sigma(t_boom), eps, x0) in one shot; returns (latent, level)."""
+    x0 = check_latent(model, latent)
+    level = level_for(model, t_boom)
+    out = latent.copy()
+    if t_boom == 0:
+        out[META] = {"t_boom": 0, "T": level.total, "sigma": 0.0, "seed": seed, "x0": x0}
+        return out, level
+    ms = model_sampling(model)
+    seeds = bnoise.item_seeds(seed, x0.shape[0], batch_indices(latent))
+    eps = bnoise.per_item_normal(x0.shape, seeds, stream, dtype=torch.float32)
+    x0_in = latent_in(model, x0.float())
+    x_t = ms.noise_scaling(torch.tensor([level.sigma]), eps, x0_in.clone(), max_denoise=False)
+    out["samples"] = model.model.process_latent_out(x_t).to(x0.dtype)
+    out[META] = {"t_boom": t_boom, "T": level.total, "sigma": level.sigma, "seed": seed, "x0": x0}
+    return out, level
+
+
+def read_meta(model, latent: dict) -> tuple[dict, Level]:
+    """The start level BoomerangNoise attached to a latent, checked against this model."""
+    samples = check_latent(model, latent)
+    meta = latent.get(META)
+    if not isinstance(meta, dict) or "t_boom" not in meta:
+        raise BoomerangInputError(
+            "latent", "a LATENT produced by BoomerangNoise (it carries the start level t_boom)",
+            "a latent without Boomerang metadata", "Put a BoomerangNoise node before PartialReverseSampler")
+    level = level_for(model, int(meta["t_boom"]))
+    if abs(level.sigma - float(meta["sigma"])) > 1e-5 * max(1.0, level.sigma):
+        raise BoomerangInputError(
+            "model", f"the model the latent was noised with (sigma {float(meta['sigma']):.6g} at t_boom "
+            f"{level.t_boom})", f"a model with sigma {level.sigma:.6g} there",
+            "Give BoomerangNoise and PartialReverseSampler the same model")
+    if tuple(meta["x0"].shape) != tuple(samples.shape):
+        raise BoomerangInputError(
+            "latent", f"the batch BoomerangNoise produced (shape {tuple(meta['x0'].shape)})",
+            f"shape {tuple(samples.shape)}", "Batch operations between the two nodes are not supported")
+    return meta, level
+
+
+class _StartAtLevel(comfy.samplers.KSAMPLER):
+    """A KSAMPLER that noises to sigmas[0] as given, never to ComfyUI's 'max denoise' sqrt(1 + sigma^2)."""
+
+    def max_denoise(self, model_wrap, sigmas):
+        return False
+
+
+def _exact_function(model, x, sigmas, extra_args=None, callback=None, disable=None, noise_sampler=None):
+    """Algorithm 1 of Luzi et al. (2024) as a ComfyUI sampler function (any sigma grid, any model type)."""
+    ms = model.inner_model.inner_model.model_sampling
+    if noise_sampler is None:
+        noise_sampler = k_sampling.default_noise_sampler(x, seed=(extra_args or {}).get("seed"))
+    cache: dict[float, tuple[float, float]] = {}
+
+    def coeffs(sigma: float) -> tuple[float, float]:
+        if sigma not in cache:
+            cache[sigma] = forward_coeffs(ms, sigma)
+        return cache[sigma]
+
+    return sample_boomerang_exact(model, x, sigmas, extra_args, callback, disable, noise_sampler, coeffs=coeffs)
+
+
+def exact_ksampler() -> comfy.samplers.KSAMPLER:
+    """``boomerang_exact`` as a plain SAMPLER for SamplerCustom / SamplerCustomAdvanced."""
+    return comfy.samplers.KSAMPLER(_exact_function)
+
+
+def sampler_names() -> list[str]:
+    return [EXACT] + list(comfy.samplers.SAMPLER_NAMES)
+
+
+def _noise_sampler_for(name: str, x_like: torch.Tensor, sigmas: torch.Tensor, seeds: list[int], stream: int):
+    item = [bnoise.stream_seed(s, stream) for s in seeds]
+    if "sde" in name and name.startswith("dpmpp"):
+        positive = sigmas[sigmas > 0]
+        return k_sampling.BrownianTreeNoiseSampler(x_like, positive.min(), positive.max(), seed=item, cpu=True)
+    return bnoise.PerItemNoiseSampler(x_like, seeds, stream)
+
+
+def make_sampler(name: str, x_like: torch.Tensor, sigmas: torch.Tensor, seeds: list[int],
+                 stream: int = bnoise.STREAM_ANCESTRAL) -> comfy.samplers.KSAMPLER:
+    """A sampler starting at sigmas[0] whose ancestral noise for item i depends on seeds[i] only."""
+    if name == EXACT:
+        return _StartAtLevel(_exact_function, {"noise_sampler": bnoise.PerItemNoiseSampler(x_like, seeds, stream)})
+    if name not in comfy.samplers.SAMPLER_NAMES:
+        raise BoomerangInputError("sampler", f"{EXACT} or one of ComfyUI's samplers", name)
+    base = comfy.samplers.sampler_object(name)
+    if not isinstance(base, comfy.samplers.KSAMPLER):
+        raise BoomerangInputError("sampler", "a k-diffusion style sampler", name)
+    options = dict(base.extra_options)
+    if "noise_sampler" in inspect.signature(base.sampler_function).parameters:
+        options["noise_sampler"] = _noise_sampler_for(name, x_like, sigmas, seeds, stream)
+    return _StartAtLevel(base.sampler_function, options, base.inpaint_options)
+
+
+def schedule(model, level: Level, sampler: str, scheduler: str, steps: int) -> torch.Tensor:
+    """The sigmas a pass runs: the integer grid for boomerang_exact, else ``steps`` of ``scheduler`` from t_boom."""
+    ms = model_sampling(model)
+    if sampler == EXACT:
+        return integer_grid(lambda t: sigma_at(ms, t), level.t_boom, level.total).float()
+    check_int_range("steps", steps, 1, level.t_boom,
+                    f"The fast path ({sampler}) takes at most one step per timestep below t_boom = {level.t_boom}")
+    handler = comfy.samplers.SCHEDULER_HANDLERS.get(scheduler)
+    if handler is None:
+        raise BoomerangInputError("scheduler", f"one of {', '.join(comfy.samplers.SCHEDULER_HANDLERS)}", scheduler)
+    table = LevelTable([sigma_at(ms, t) for t in range(1, level.t_boom + 1)])
+    if handler.use_ms:
+        sigmas = handler.handler(table, steps)
+    else:
+        sigmas = handler.handler(n=steps, sigma_min=float(table.sigma_min), sigma_max=level.sigma)
+    return check_fast_schedule(torch.as_tensor(sigmas), level.sigma, scheduler).float()
+
+
+def progress_callback(model, steps: int):
+    """ComfyUI's progress bar and live preview, plus a check for the user's interrupt between steps."""
+    preview = latent_preview.prepare_callback(model, steps)
+
+    def callback(step, x0, x, total_steps):
+        comfy.model_management.throw_exception_if_processing_interrupted()
+        preview(step, x0, x, total_steps)
+
+    return callback
+
+
+def reverse(model, positive, negative, latent: dict, cfg: float, sampler: str, scheduler: str, steps: int,
+            seed: int, stream: int = bnoise.STREAM_ANCESTRAL) -> dict:
+    """PartialReverseSampler: run the reverse process from the latent's t_boom level down to 0."""
+    meta, level = read_meta(model, latent)
+    samples = latent["samples"]
+    out = {k: v for k, v in latent.items() if k != META}
+    if level.t_boom == 0:
+        out["samples"] = samples.clone()
+        return out
+    sigmas = schedule(model, level, sampler, scheduler, steps)
+    ms = model_sampling(model)
+    x0 = meta["x0"].to(samples.device)
+    a, s = forward_coeffs(ms, level.sigma)
+    # The eps that makes noise_scaling(sigma, eps, x0) equal the given noisy latent (edits are kept).
+    eps = (latent_in(model, samples.float()) - a * latent_in(model, x0.float())) / s
+    seeds = bnoise.item_seeds(seed, samples.shape[0], batch_indices(latent))
+    device = model.load_device
+    x_like = torch.zeros(samples.shape, device=device, dtype=torch.float32)
+    ksampler = make_sampler(sampler, x_like, sigmas, seeds, stream)
+    guider = comfy.samplers.CFGGuider(model)
+    guider.set_conds(positive, negative)
+    guider.set_cfg(cfg)
+    callback = progress_callback(model, len(sigmas) - 1)
+    result = guider.sample(eps, x0.float(), ksampler, sigmas, denoise_mask=latent.get("noise_mask"),
+                           callback=callback, disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+    out["samples"] = result.to(comfy.model_management.intermediate_device())
+    return out

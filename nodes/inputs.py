@@ -1,0 +1,89 @@
+"""Input definitions shared by the Boomerang nodes, so every node explains a setting the same way."""
+from __future__ import annotations
+
+from dataclasses import fields
+
+import comfy.samplers
+from comfy_api.latest import io
+
+from . import glue
+
+CATEGORY = "sampling/boomerang"
+MAX_T = 10000  # the schema bound; the model's own T (1000 for SD) is checked when the node runs
+MAX_SEED = 0xFFFFFFFFFFFFFFFF
+
+
+def schema(**kwargs) -> io.Schema:
+    """io.Schema with ``search_aliases`` passed on only where this ComfyUI's Schema knows the field."""
+    aliases = kwargs.pop("search_aliases", None)
+    if aliases and "search_aliases" in {f.name for f in fields(io.Schema)}:
+        kwargs["search_aliases"] = aliases
+    return io.Schema(category=CATEGORY, **kwargs)
+
+
+def t_boom(default: int = 250, tooltip_extra: str = "") -> io.Int.Input:
+    return io.Int.Input(
+        "t_boom", default=default, min=0, max=MAX_T,
+        tooltip="Start level of the reverse process, in timesteps of the model's own schedule (T = 1000 "
+                "for SD models; flow models map t_boom/T to their sigma). 0 returns the input unchanged; "
+                "small values give near copies; T gives a fresh global sample." + tooltip_extra)
+
+
+def seed(name: str = "seed", what: str = "noise") -> io.Int.Input:
+    return io.Int.Input(
+        name, default=0, min=0, max=MAX_SEED, control_after_generate=True,
+        tooltip=f"Seed of the {what}. Batch item i uses seed + i, so it can be re-run alone with that seed.")
+
+
+def cfg() -> io.Float.Input:
+    return io.Float.Input(
+        "cfg", default=7.5, min=0.0, max=100.0, step=0.1, round=0.01,
+        tooltip="Classifier-free guidance scale. 1.0 uses the positive prompt alone (fastest); the paper "
+                "used 7.5 with Stable Diffusion; very high values over-saturate.")
+
+
+def sampler() -> io.Combo.Input:
+    return io.Combo.Input(
+        "sampler", options=glue.sampler_names(), default=glue.EXACT,
+        tooltip="boomerang_exact: the paper's Algorithm 1, one DDPM step per timestep from t_boom to 1 "
+                "(t_boom model calls; steps and scheduler are ignored). Any other sampler is the fast "
+                "path: `steps` steps of `scheduler`, starting exactly at the t_boom level.")
+
+
+def scheduler() -> io.Combo.Input:
+    return io.Combo.Input(
+        "scheduler", options=list(comfy.samplers.SCHEDULER_HANDLERS), default="simple",
+        tooltip="Fast path only: how the steps are spread between the t_boom level and 0.")
+
+
+def steps() -> io.Int.Input:
+    return io.Int.Input(
+        "steps", default=20, min=1, max=MAX_T,
+        tooltip="Fast path only: number of sampler steps, at most t_boom. More steps follow the model "
+                "more closely; boomerang_exact always takes t_boom steps.")
+
+
+def sampling_inputs() -> list:
+    """model, positive, negative: what every reverse pass needs besides the latent."""
+    return [
+        io.Model.Input("model", tooltip="The unmodified pretrained diffusion model."),
+        io.Conditioning.Input("positive"),
+        io.Conditioning.Input("negative"),
+    ]
+
+
+def pass_settings() -> list:
+    return [cfg(), sampler(), scheduler(), steps()]
+
+
+def check_fast_path(t_boom_value: int, sampler_name: str, steps_value: int) -> bool | str:
+    """validate_inputs helper: ranges of t_boom and steps (ComfyUI skips its own min/max for inputs a
+    validate_inputs takes), and at most t_boom steps on the fast path."""
+    if not 0 <= t_boom_value <= MAX_T:
+        return f"t_boom must be an integer in [0, {MAX_T}] (and at most the model's T); received {t_boom_value}"
+    if not 1 <= steps_value <= MAX_T:
+        return f"steps must be an integer in [1, {MAX_T}]; received {steps_value}"
+    if sampler_name != glue.EXACT and t_boom_value > 0 and steps_value > t_boom_value:
+        return (f"steps must be an integer in [1, t_boom = {t_boom_value}] on the fast path ({sampler_name}); "
+                f"received {steps_value}")
+    return True

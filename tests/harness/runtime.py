@@ -1,0 +1,140 @@
+"""A real ComfyUI in this process: boot it once, load the pack the way ComfyUI does, run API graphs.
+
+ComfyUI comes from ``COMFYUI_PATH`` or from the cache that ``scripts/setup_env.py`` fills (0.3.75).
+The pack is loaded from a custom_nodes folder through ``nodes.init_extra_nodes`` together with the
+test-only node pack in ``tests/harness/boomerang_test_nodes``; graphs are validated with ComfyUI's own
+``validate_prompt`` and run by its ``PromptExecutor``.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import os
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PACK_DIR_NAME = "comfyui-boomerang"
+TEST_PACK = Path(__file__).resolve().parent / "boomerang_test_nodes"
+
+log = logging.getLogger("boomerang.tests")
+
+
+def _setup_module():
+    spec = importlib.util.spec_from_file_location("_boomerang_setup_env", REPO / "scripts" / "setup_env.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SETUP = _setup_module()
+
+
+class GraphError(RuntimeError):
+    """A graph failed ComfyUI's validation or execution; ``details`` holds ComfyUI's own report."""
+
+    def __init__(self, message: str, details):
+        super().__init__(f"{message}: {details}")
+        self.details = details
+
+
+class _Server:
+    """What PromptExecutor needs of the web server when nobody is listening."""
+
+    def __init__(self):
+        self.client_id = None
+        self.last_node_id = None
+        self.last_prompt_id = None
+        self.sockets_metadata = {}
+        self.messages = []
+
+    def send_sync(self, event, data, sid=None):
+        self.messages.append((event, data))
+
+
+class ComfyRuntime:
+    def __init__(self):
+        self.root = SETUP.comfyui_dir()
+        self.custom_nodes = Path(tempfile.mkdtemp(prefix="boomerang-custom-nodes-"))
+        self.models = SETUP.cache_dir() / "models"
+        self.nodes = None
+        self.execution = None
+        self.boot_seconds = None
+
+    def boot(self):
+        import time
+
+        start = time.perf_counter()
+        if not (self.root / "comfy" / "samplers.py").is_file():
+            raise RuntimeError(f"No ComfyUI at {self.root}: run `python3 scripts/setup_env.py` or set COMFYUI_PATH")
+        sys.path.insert(0, str(self.root))
+        saved_argv = sys.argv
+        sys.argv = [saved_argv[0], "--cpu"]
+        try:
+            import comfy.options
+
+            comfy.options.enable_args_parsing()
+            import utils.extra_config  # noqa: F401 - as main.py does, before nodes.py puts comfy/ first on sys.path
+            import folder_paths
+            import execution
+            import nodes
+        finally:
+            sys.argv = saved_argv
+        (self.custom_nodes / PACK_DIR_NAME).symlink_to(REPO, target_is_directory=True)
+        (self.custom_nodes / TEST_PACK.name).symlink_to(TEST_PACK, target_is_directory=True)
+        folder_paths.folder_names_and_paths["custom_nodes"] = ([str(self.custom_nodes)], set())
+        (self.models / "checkpoints").mkdir(parents=True, exist_ok=True)
+        folder_paths.add_model_folder_path("checkpoints", str(self.models / "checkpoints"), is_default=True)
+        asyncio.run(nodes.init_extra_nodes(init_custom_nodes=True, init_api_nodes=False))
+        for node_id in ("BoomerangNoise", "PartialReverseSampler", "CascadeLoop", "UpscaleThenBoomerang",
+                        "BoomerangTestOracleModel"):
+            if node_id not in nodes.NODE_CLASS_MAPPINGS:
+                raise RuntimeError(f"ComfyUI did not load node {node_id} from {self.custom_nodes}")
+        self.nodes, self.execution = nodes, execution
+        self.folder_paths = folder_paths
+        self.boot_seconds = time.perf_counter() - start
+        return self
+
+    @property
+    def test_pack(self):
+        return sys.modules[str(self.custom_nodes / TEST_PACK.name).replace(".", "_x_")]
+
+    def validate(self, prompt: dict):
+        prompt_id = str(uuid.uuid4())
+        return prompt_id, asyncio.run(self.execution.validate_prompt(prompt_id, prompt, None))
+
+    def run(self, prompt: dict) -> dict:
+        """Validate and execute an API-format graph; return what BoomerangTestCapture nodes captured."""
+        prompt_id, (ok, error, outputs, node_errors) = self.validate(prompt)
+        if not ok:
+            raise GraphError("ComfyUI rejected the graph", {"error": error, "node_errors": node_errors})
+        captured = self.test_pack.CAPTURED
+        captured.clear()
+        server = _Server()
+        executor = self.execution.PromptExecutor(server, cache_type=self.execution.CacheType.CLASSIC,
+                                                 cache_args={"lru": 0, "ram": 0})
+        executor.execute(prompt, prompt_id, {}, outputs)
+        if not executor.success:
+            errors = [m for m in executor.status_messages if m[0] in ("execution_error", "execution_interrupted")]
+            raise GraphError("ComfyUI failed to execute the graph", errors)
+        result = dict(captured)
+        result["_history"] = executor.history_result
+        result["_messages"] = server.messages
+        return result
+
+    def calls(self, tag: str) -> int:
+        return self.test_pack.CALLS.get(tag, 0)
+
+
+_RUNTIME: ComfyRuntime | None = None
+
+
+def runtime() -> ComfyRuntime:
+    global _RUNTIME
+    if _RUNTIME is None:
+        logging.basicConfig(level=os.environ.get("BOOMERANG_LOG", "WARNING"))
+        _RUNTIME = ComfyRuntime().boot()
+    return _RUNTIME
