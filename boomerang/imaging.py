@@ -88,3 +88,52 @@ def match_channel_stats(x: torch.Tensor, reference: torch.Tensor, channel_dim: i
         x_std, r_std = xf.std(dim=dims, keepdim=True), rf.std(dim=dims, keepdim=True)
         out = (xf - x_mean) * (r_std / (x_std + eps)) + r_mean
     return out.to(x.dtype)
+
+
+def tile_starts(length: int, tile: int, overlap: int, unit: int = 1) -> list[int]:
+    """Start offsets of overlapping tiles covering ``length`` (all multiples of ``unit``)."""
+    if length <= tile:
+        return [0]
+    stride = max(tile - overlap, unit)
+    starts = list(range(0, length - tile + 1, stride))
+    last = ((length - tile) // unit) * unit
+    if starts[-1] < last:
+        starts.append(last)
+    if starts[-1] + tile < length:  # length not a multiple of unit: the last tile reaches the end
+        starts.append(length - tile)
+    return starts
+
+
+def _feather(n: int, ramp: int, device) -> torch.Tensor:
+    i = torch.arange(n, device=device, dtype=torch.float32)
+    ramp = max(int(ramp), 1)
+    return torch.minimum(torch.ones_like(i), torch.minimum((i + 1) / (ramp + 1), (n - i) / (ramp + 1)))
+
+
+def tiled_map(x: torch.Tensor, fn, tile: int, overlap: int, scale_num: int = 1, scale_den: int = 1,
+              unit: int = 1) -> torch.Tensor:
+    """Apply ``fn`` to overlapping tiles of ``x`` [B, C, H, W] and blend the results with feathered weights.
+
+    ``fn`` maps a [B, C, h, w] tile to [B, C', h * scale_num / scale_den, w * ...]; tile starts and sizes are
+    multiples of ``unit`` (the VAE factor when encoding). One pass, weights normalised to sum to 1, so a
+    position-wise ``fn`` gives exactly the untiled result.
+    """
+    height, width = x.shape[-2], x.shape[-1]
+    tile = max(unit, (tile // unit) * unit)
+    overlap = (overlap // unit) * unit
+    th, tw = min(tile, height), min(tile, width)
+    out = weights = None
+    for y0 in tile_starts(height, th, overlap, unit):
+        for x0 in tile_starts(width, tw, overlap, unit):
+            piece = fn(x[..., y0:y0 + th, x0:x0 + tw])
+            oy, ox = y0 * scale_num // scale_den, x0 * scale_num // scale_den
+            ph, pw = piece.shape[-2], piece.shape[-1]
+            if out is None:
+                out = torch.zeros(piece.shape[:-2] + (height * scale_num // scale_den, width * scale_num // scale_den),
+                                  dtype=torch.float32, device=piece.device)
+                weights = torch.zeros(out.shape[-2:], dtype=torch.float32, device=piece.device)
+            ramp = overlap * scale_num // scale_den
+            w = _feather(ph, ramp, piece.device)[:, None] * _feather(pw, ramp, piece.device)[None, :]
+            out[..., oy:oy + ph, ox:ox + pw] += piece.float() * w
+            weights[oy:oy + ph, ox:ox + pw] += w
+    return out / weights

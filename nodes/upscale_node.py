@@ -6,7 +6,8 @@ import logging
 from comfy_api.latest import io
 
 from ..boomerang.errors import BoomerangInputError
-from ..boomerang.imaging import INTERPOLATIONS, match_channel_stats, pad_to_multiple, resize_image, target_size
+from ..boomerang.imaging import (INTERPOLATIONS, match_channel_stats, pad_to_multiple, resize_image, target_size,
+                                 tiled_map)
 from ..boomerang.schedule import auto_t_boom
 from . import glue, inputs
 from .cascade_node import color_match_input
@@ -18,17 +19,22 @@ MAX_FACTOR = 64.0
 
 
 def encode(vae, pixels, tile_size: int):
-    if tile_size and max(pixels.shape[1], pixels.shape[2]) > tile_size:
-        return vae.encode_tiled(pixels, tile_x=tile_size, tile_y=tile_size, overlap=min(64, tile_size // 4))
-    return vae.encode(pixels)
+    """VAE-encode [B, H, W, C] pixels, in one pass of feathered tiles when larger than ``tile_size``."""
+    ratio = vae.spacial_compression_encode()
+    if not tile_size or max(pixels.shape[1], pixels.shape[2]) <= tile_size:
+        return vae.encode(pixels)
+    return tiled_map(pixels.movedim(-1, 1), lambda t: vae.encode(t.movedim(1, -1)), tile_size,
+                     max(tile_size // 8, ratio), scale_num=1, scale_den=ratio, unit=ratio)
 
 
 def decode(vae, samples, tile_size: int):
+    """VAE-decode a latent to [B, H, W, C], in one pass of feathered tiles when the output exceeds ``tile_size``."""
     ratio = vae.spacial_compression_decode()
-    if tile_size and max(samples.shape[-1], samples.shape[-2]) * ratio > tile_size:
-        tile = max(tile_size // ratio, 1)
-        return vae.decode_tiled(samples, tile_x=tile, tile_y=tile, overlap=max(min(64, tile_size // 4) // ratio, 1))
-    return vae.decode(samples)
+    tile = max(tile_size // ratio, 1)
+    if not tile_size or max(samples.shape[-1], samples.shape[-2]) <= tile:
+        return vae.decode(samples)
+    return tiled_map(samples, lambda t: vae.decode(t).movedim(-1, 1), tile, max(tile // 8, 1),
+                     scale_num=ratio).movedim(1, -1)
 
 
 class UpscaleThenBoomerang(io.ComfyNode):

@@ -138,3 +138,11 @@ def runtime() -> ComfyRuntime:
         logging.basicConfig(level=os.environ.get("BOOMERANG_LOG", "WARNING"))
         _RUNTIME = ComfyRuntime().boot()
     return _RUNTIME
+
+
+def tiny_checkpoint(rt: ComfyRuntime, x4_vae: bool = False) -> str:
+    """File name (for CheckpointLoaderSimple) of the tiny SD1.5 checkpoint, generated once per machine."""
+    spec = importlib.util.spec_from_file_location("_boomerang_tiny", REPO / "scripts" / "tiny_checkpoint.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ensure(rt.models / "checkpoints", x4_vae=x4_vae).name
