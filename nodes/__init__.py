@@ -12,7 +12,3 @@ class BoomerangExtension(ComfyExtension):
 
         return [BoomerangNoise, PartialReverseSampler, CascadeLoop, UpscaleThenBoomerang, Boomerang,
                 BoomerangExactSampler, BoomerangSigmas]
-
-
-async def comfy_entrypoint() -> BoomerangExtension:
-    return BoomerangExtension()

@@ -88,6 +88,12 @@ class ComfyRuntime:
         folder_paths.folder_names_and_paths["custom_nodes"] = ([str(self.custom_nodes)], set())
         (self.models / "checkpoints").mkdir(parents=True, exist_ok=True)
         folder_paths.add_model_folder_path("checkpoints", str(self.models / "checkpoints"), is_default=True)
+        self.io_dir = Path(tempfile.mkdtemp(prefix="boomerang-io-"))
+        for kind in ("input", "output", "temp"):
+            (self.io_dir / kind).mkdir()
+        folder_paths.set_input_directory(str(self.io_dir / "input"))
+        folder_paths.set_output_directory(str(self.io_dir / "output"))
+        folder_paths.set_temp_directory(str(self.io_dir / "temp"))
         asyncio.run(nodes.init_extra_nodes(init_custom_nodes=True, init_api_nodes=False))
         for node_id in ("BoomerangNoise", "PartialReverseSampler", "CascadeLoop", "UpscaleThenBoomerang",
                         "BoomerangTestOracleModel"):

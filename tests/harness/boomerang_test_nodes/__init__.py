@@ -138,10 +138,4 @@ async def comfy_entrypoint():
     return _TestExtension()
 
 
-def law(mu: float, s: float, x0: float, snr: float) -> tuple[float, float]:
-    """Closed form of Boomerang from a fixed x0 on N(mu, s^2) data at signal-to-noise ratio a^2/s_n^2."""
-    v = 1.0 / (1.0 / (s * s) + snr)
-    return v * (mu / (s * s) + snr * x0), v + v * v * snr
-
-
-__all__ = ["comfy_entrypoint", "law", "CAPTURED", "CALLS"]
+__all__ = ["comfy_entrypoint", "CAPTURED", "CALLS"]

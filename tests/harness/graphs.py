@@ -1,0 +1,44 @@
+"""API-format graph builders for the tests (node ids are strings, links are [node_id, output_index])."""
+from __future__ import annotations
+
+
+def oracle(kind="eps", mu=0.0, s=1.0, shift=1.0, tag="oracle", interrupt_after=0) -> dict:
+    return {"class_type": "BoomerangTestOracleModel",
+            "inputs": {"kind": kind, "mu": mu, "s": s, "shift": shift, "tag": tag, "interrupt_after": interrupt_after}}
+
+
+def const_latent(value, batch=4, channels=4, height=64, width=64, with_extras=False) -> dict:
+    return {"class_type": "BoomerangTestLatent",
+            "inputs": {"value": value, "batch": batch, "channels": channels, "height": height, "width": width,
+                       "with_extras": with_extras}}
+
+
+def capture(tag="out", **links) -> dict:
+    return {"class_type": "BoomerangTestCapture", "inputs": {"tag": tag, **links}}
+
+
+def pass_settings(cfg=1.0, sampler="boomerang_exact", scheduler="simple", steps=20) -> dict:
+    return {"cfg": cfg, "sampler": sampler, "scheduler": scheduler, "steps": steps}
+
+
+def oracle_boomerang(kind="eps", t_boom=200, x0=1.5, mu=0.0, s=1.0, shift=1.0, batch=4, size=64, seed=1,
+                     sampler_seed=2, interrupt_after=0, with_extras=False, **settings) -> dict:
+    """Oracle model -> constant latent -> BoomerangNoise -> PartialReverseSampler -> capture 'out'/'noisy'."""
+    return {
+        "1": oracle(kind, mu, s, shift, interrupt_after=interrupt_after),
+        "2": const_latent(x0, batch, 4, size, size, with_extras),
+        "3": {"class_type": "BoomerangNoise", "inputs": {"model": ["1", 0], "latent": ["2", 0], "t_boom": t_boom, "seed": seed}},
+        "4": {"class_type": "PartialReverseSampler",
+              "inputs": {"model": ["1", 0], "positive": ["1", 1], "negative": ["1", 1], "latent": ["3", 0],
+                         **pass_settings(**settings), "seed": sampler_seed}},
+        "5": capture("out", latent=["4", 0]),
+        "6": capture("noisy", latent=["3", 0], number=["3", 1], text=["3", 2]),
+    }
+
+
+def checkpoint_nodes(ckpt_name: str, prompt="picture of a person", negative="") -> dict:
+    return {
+        "ckpt": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt_name}},
+        "pos": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["ckpt", 1], "text": prompt}},
+        "neg": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["ckpt", 1], "text": negative}},
+    }
