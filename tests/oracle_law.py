@@ -70,3 +70,13 @@ def algorithm1_law(alpha_bars: np.ndarray, t_boom: int, mu: float, s: float, x0:
         m = (c_xt + c_x0 * k) * m + c_x0 * c
         v = (c_xt + c_x0 * k) ** 2 * v + beta_tilde
     return float(m), float(v)
+
+
+def ode_law(mu: float, s: float, x0: float, snr: float) -> tuple[float, float]:
+    """Law of a deterministic (probability-flow ODE) reverse pass from x_t = a x0 + s_n eps, N(mu, s^2) data.
+
+    For Gaussian data the flow is the affine map that transports N(mu, s^2 + 1/snr) (x_t in data units)
+    onto N(mu, s^2): x0' = mu + (x_t/a - mu) s / sqrt(s^2 + 1/snr).
+    """
+    r = s / (s * s + 1.0 / snr) ** 0.5
+    return mu + (x0 - mu) * r, r * r / snr
