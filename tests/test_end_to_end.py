@@ -3,8 +3,7 @@ import pytest
 import torch
 
 from harness import graphs
-from harness.photo import write_photo
-from harness.runtime import tiny_checkpoint
+from harness.runtime import comfy_runtime, tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +12,7 @@ def ckpt(comfy):
 
 
 def base(comfy, ckpt, size=64, height=None):
-    name = write_photo(comfy.folder_paths.get_input_directory(), size, height=height)
+    name = comfy_runtime.write_photo(comfy.folder_paths.get_input_directory(), size, height)
     return {**graphs.checkpoint_nodes(ckpt), "img": {"class_type": "LoadImage", "inputs": {"image": name}}}
 
 

@@ -1,154 +1,44 @@
-"""A real ComfyUI in this process: boot it once, load the pack the way ComfyUI does, run API graphs.
-
-ComfyUI comes from ``COMFYUI_PATH`` or from the cache that ``scripts/setup_env.py`` fills (0.3.75).
-The pack is loaded from a custom_nodes folder through ``nodes.init_extra_nodes`` together with the
-test-only node pack in ``tests/harness/boomerang_test_nodes``; graphs are validated with ComfyUI's own
-``validate_prompt`` and run by its ``PromptExecutor``.
-"""
+"""The tests' ComfyUI: the shared headless runtime plus the test-only node pack, booted once per session."""
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import logging
 import os
-import sys
-import tempfile
-import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-PACK_DIR_NAME = "comfyui-boomerang"
+_REPO = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("boomerang_comfy_runtime", _REPO / "scripts" / "comfy_runtime.py")
+comfy_runtime = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(comfy_runtime)
+
+GraphError = comfy_runtime.GraphError
 TEST_PACK = Path(__file__).resolve().parent / "boomerang_test_nodes"
 
-log = logging.getLogger("boomerang.tests")
 
-
-def _setup_module():
-    spec = importlib.util.spec_from_file_location("_boomerang_setup_env", REPO / "scripts" / "setup_env.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SETUP = _setup_module()
-
-
-class GraphError(RuntimeError):
-    """A graph failed ComfyUI's validation or execution; ``details`` holds ComfyUI's own report."""
-
-    def __init__(self, message: str, details):
-        super().__init__(f"{message}: {details}")
-        self.details = details
-
-
-class _Server:
-    """What PromptExecutor needs of the web server when nobody is listening."""
-
-    def __init__(self):
-        self.client_id = None
-        self.last_node_id = None
-        self.last_prompt_id = None
-        self.sockets_metadata = {}
-        self.messages = []
-
-    def send_sync(self, event, data, sid=None):
-        self.messages.append((event, data))
-
-
-class ComfyRuntime:
-    def __init__(self):
-        self.root = SETUP.comfyui_dir()
-        self.custom_nodes = Path(tempfile.mkdtemp(prefix="boomerang-custom-nodes-"))
-        self.models = SETUP.cache_dir() / "models"
-        self.nodes = None
-        self.execution = None
-        self.boot_seconds = None
-
-    def boot(self):
-        import time
-
-        start = time.perf_counter()
-        if not (self.root / "comfy" / "samplers.py").is_file():
-            raise RuntimeError(f"No ComfyUI at {self.root}: run `python3 scripts/setup_env.py` or set COMFYUI_PATH")
-        sys.path.insert(0, str(self.root))
-        saved_argv = sys.argv
-        sys.argv = [saved_argv[0], "--cpu"]
-        try:
-            import comfy.options
-
-            comfy.options.enable_args_parsing()
-            import utils.extra_config  # noqa: F401 - as main.py does, before nodes.py puts comfy/ first on sys.path
-            import folder_paths
-            import execution
-            import nodes
-        finally:
-            sys.argv = saved_argv
-        (self.custom_nodes / PACK_DIR_NAME).symlink_to(REPO, target_is_directory=True)
-        (self.custom_nodes / TEST_PACK.name).symlink_to(TEST_PACK, target_is_directory=True)
-        folder_paths.folder_names_and_paths["custom_nodes"] = ([str(self.custom_nodes)], set())
-        (self.models / "checkpoints").mkdir(parents=True, exist_ok=True)
-        folder_paths.add_model_folder_path("checkpoints", str(self.models / "checkpoints"), is_default=True)
-        self.io_dir = Path(tempfile.mkdtemp(prefix="boomerang-io-"))
-        for kind in ("input", "output", "temp"):
-            (self.io_dir / kind).mkdir()
-        folder_paths.set_input_directory(str(self.io_dir / "input"))
-        folder_paths.set_output_directory(str(self.io_dir / "output"))
-        folder_paths.set_temp_directory(str(self.io_dir / "temp"))
-        asyncio.run(nodes.init_extra_nodes(init_custom_nodes=True, init_api_nodes=False))
-        for node_id in ("BoomerangNoise", "PartialReverseSampler", "CascadeLoop", "UpscaleThenBoomerang",
-                        "BoomerangTestOracleModel"):
-            if node_id not in nodes.NODE_CLASS_MAPPINGS:
-                raise RuntimeError(f"ComfyUI did not load node {node_id} from {self.custom_nodes}")
-        self.nodes, self.execution = nodes, execution
-        self.folder_paths = folder_paths
-        self.boot_seconds = time.perf_counter() - start
-        return self
-
-    @property
-    def test_pack(self):
-        return sys.modules[str(self.custom_nodes / TEST_PACK.name).replace(".", "_x_")]
-
-    def validate(self, prompt: dict):
-        prompt_id = str(uuid.uuid4())
-        return prompt_id, asyncio.run(self.execution.validate_prompt(prompt_id, prompt, None))
-
+class TestRuntime(comfy_runtime.ComfyRuntime):
     def run(self, prompt: dict) -> dict:
-        """Validate and execute an API-format graph; return what BoomerangTestCapture nodes captured."""
-        prompt_id, (ok, error, outputs, node_errors) = self.validate(prompt)
-        if not ok:
-            raise GraphError("ComfyUI rejected the graph", {"error": error, "node_errors": node_errors})
-        captured = self.test_pack.CAPTURED
+        """Execute a graph; return what its BoomerangTestCapture nodes captured (plus history/messages)."""
+        captured = self.pack_module(TEST_PACK.name).CAPTURED
         captured.clear()
-        server = _Server()
-        executor = self.execution.PromptExecutor(server, cache_type=self.execution.CacheType.CLASSIC,
-                                                 cache_args={"lru": 0, "ram": 0})
-        executor.execute(prompt, prompt_id, {}, outputs)
-        if not executor.success:
-            errors = [m for m in executor.status_messages if m[0] in ("execution_error", "execution_interrupted")]
-            raise GraphError("ComfyUI failed to execute the graph", errors)
-        result = dict(captured)
-        result["_history"] = executor.history_result
-        result["_messages"] = server.messages
-        return result
+        result = self.execute(prompt)
+        out = dict(captured)
+        out["_history"], out["_messages"] = result["history"], result["messages"]
+        return out
 
     def calls(self, tag: str) -> int:
-        return self.test_pack.CALLS.get(tag, 0)
+        return self.pack_module(TEST_PACK.name).CALLS.get(tag, 0)
 
 
-_RUNTIME: ComfyRuntime | None = None
+_RUNTIME: TestRuntime | None = None
 
 
-def runtime() -> ComfyRuntime:
+def runtime() -> TestRuntime:
     global _RUNTIME
     if _RUNTIME is None:
         logging.basicConfig(level=os.environ.get("BOOMERANG_LOG", "WARNING"))
-        _RUNTIME = ComfyRuntime().boot()
+        _RUNTIME = TestRuntime(extra_packs=[TEST_PACK]).boot()
     return _RUNTIME
 
 
-def tiny_checkpoint(rt: ComfyRuntime, x4_vae: bool = False) -> str:
-    """File name (for CheckpointLoaderSimple) of the tiny SD1.5 checkpoint, generated once per machine."""
-    spec = importlib.util.spec_from_file_location("_boomerang_tiny", REPO / "scripts" / "tiny_checkpoint.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.ensure(rt.models / "checkpoints", x4_vae=x4_vae).name
+def tiny_checkpoint(rt, x4_vae: bool = False) -> str:
+    return comfy_runtime.tiny_checkpoint(rt, x4_vae)

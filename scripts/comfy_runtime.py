@@ -1,0 +1,147 @@
+"""A real ComfyUI in this process: boot it, load the pack the way ComfyUI does, run API-format graphs.
+
+Used by the demo, the tests and the benchmarks. ComfyUI comes from ``COMFYUI_PATH`` or from the cache that
+``scripts/setup_env.py`` fills (0.3.75). The pack (and any extra packs, such as the tests' node pack) is
+linked into a fresh custom_nodes folder and loaded through ``nodes.init_extra_nodes``; graphs are checked
+by ComfyUI's own ``validate_prompt`` and run by its ``PromptExecutor``.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACK_DIR_NAME = "comfyui-boomerang"
+
+log = logging.getLogger("boomerang.tests")
+
+
+def _setup_module():
+    spec = importlib.util.spec_from_file_location("_boomerang_setup_env", REPO / "scripts" / "setup_env.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SETUP = _setup_module()
+
+
+class GraphError(RuntimeError):
+    """A graph failed ComfyUI's validation or execution; ``details`` holds ComfyUI's own report."""
+
+    def __init__(self, message: str, details):
+        super().__init__(f"{message}: {details}")
+        self.details = details
+
+
+class _Server:
+    """What PromptExecutor needs of the web server when nobody is listening."""
+
+    def __init__(self):
+        self.client_id = None
+        self.last_node_id = None
+        self.last_prompt_id = None
+        self.sockets_metadata = {}
+        self.messages = []
+
+    def send_sync(self, event, data, sid=None):
+        self.messages.append((event, data))
+
+
+class ComfyRuntime:
+    def __init__(self, extra_packs=(), io_dir: Path | None = None, output_dir: Path | None = None):
+        self.root = SETUP.comfyui_dir()
+        self.extra_packs = [Path(p) for p in extra_packs]
+        self.custom_nodes = Path(tempfile.mkdtemp(prefix="boomerang-custom-nodes-"))
+        self.models = SETUP.cache_dir() / "models"
+        self.io_dir = Path(io_dir) if io_dir else Path(tempfile.mkdtemp(prefix="boomerang-io-"))
+        self.output_dir = Path(output_dir) if output_dir else self.io_dir / "output"
+        self.nodes = None
+        self.execution = None
+        self.boot_seconds = None
+
+    def boot(self):
+        import time
+
+        start = time.perf_counter()
+        if not (self.root / "comfy" / "samplers.py").is_file():
+            raise RuntimeError(f"No ComfyUI at {self.root}: run `python3 scripts/setup_env.py` or set COMFYUI_PATH")
+        sys.path.insert(0, str(self.root))
+        saved_argv = sys.argv
+        sys.argv = [saved_argv[0], "--cpu"]
+        try:
+            import comfy.options
+
+            comfy.options.enable_args_parsing()
+            import utils.extra_config  # noqa: F401 - as main.py does, before nodes.py puts comfy/ first on sys.path
+            import folder_paths
+            import execution
+            import nodes
+        finally:
+            sys.argv = saved_argv
+        (self.custom_nodes / PACK_DIR_NAME).symlink_to(REPO, target_is_directory=True)
+        for pack in self.extra_packs:
+            (self.custom_nodes / pack.name).symlink_to(pack, target_is_directory=True)
+        folder_paths.folder_names_and_paths["custom_nodes"] = ([str(self.custom_nodes)], set())
+        (self.models / "checkpoints").mkdir(parents=True, exist_ok=True)
+        folder_paths.add_model_folder_path("checkpoints", str(self.models / "checkpoints"), is_default=True)
+        for folder in (self.io_dir / "input", self.io_dir / "temp", self.output_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        folder_paths.set_input_directory(str(self.io_dir / "input"))
+        folder_paths.set_output_directory(str(self.output_dir))
+        folder_paths.set_temp_directory(str(self.io_dir / "temp"))
+        asyncio.run(nodes.init_extra_nodes(init_custom_nodes=True, init_api_nodes=False))
+        for node_id in ("BoomerangNoise", "PartialReverseSampler", "CascadeLoop", "UpscaleThenBoomerang"):
+            if node_id not in nodes.NODE_CLASS_MAPPINGS:
+                raise RuntimeError(f"ComfyUI did not load node {node_id} from {self.custom_nodes}")
+        self.nodes, self.execution = nodes, execution
+        self.folder_paths = folder_paths
+        self.boot_seconds = time.perf_counter() - start
+        return self
+
+    def pack_module(self, name: str):
+        """The module ComfyUI loaded for the extra pack folder ``name``."""
+        return sys.modules[str(self.custom_nodes / name).replace(".", "_x_")]
+
+    def validate(self, prompt: dict):
+        prompt_id = str(uuid.uuid4())
+        return prompt_id, asyncio.run(self.execution.validate_prompt(prompt_id, prompt, None))
+
+    def execute(self, prompt: dict) -> dict:
+        """Validate and execute an API-format graph; return ComfyUI's history entry and messages."""
+        prompt_id, (ok, error, outputs, node_errors) = self.validate(prompt)
+        if not ok:
+            raise GraphError("ComfyUI rejected the graph", {"error": error, "node_errors": node_errors})
+        server = _Server()
+        executor = self.execution.PromptExecutor(server, cache_type=self.execution.CacheType.CLASSIC,
+                                                 cache_args={"lru": 0, "ram": 0})
+        executor.execute(prompt, prompt_id, {}, outputs)
+        if not executor.success:
+            errors = [m for m in executor.status_messages if m[0] in ("execution_error", "execution_interrupted")]
+            raise GraphError("ComfyUI failed to execute the graph", errors)
+        return {"history": executor.history_result, "messages": server.messages}
+
+
+def tiny_checkpoint(rt: ComfyRuntime, x4_vae: bool = False) -> str:
+    """File name (for CheckpointLoaderSimple) of the tiny SD1.5 checkpoint, generated once per machine."""
+    spec = importlib.util.spec_from_file_location("_boomerang_tiny", REPO / "scripts" / "tiny_checkpoint.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ensure(rt.models / "checkpoints", x4_vae=x4_vae).name
+
+
+def write_photo(directory: Path, width: int = 64, height: int | None = None) -> str:
+    """The bundled photo: scikit-image's astronaut (public domain, NASA), resized, written as PNG; its name."""
+    from PIL import Image
+    from skimage import data
+
+    height = height or width
+    path = Path(directory) / f"astronaut_{width}x{height}.png"
+    if not path.is_file():
+        Image.fromarray(data.astronaut()).resize((width, height), Image.Resampling.LANCZOS).save(path)
+    return path.name
