@@ -49,9 +49,8 @@ class CascadeLoop(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, t_boom, sampler, steps, passes):
-        if not 1 <= passes <= 100:
-            return f"passes must be an integer in [1, 100]; received {passes}"
-        return inputs.check_fast_path(t_boom, sampler, steps)
+        checked = inputs.check_range("passes", passes, 1, 100)
+        return inputs.check_fast_path(t_boom, sampler, steps) if checked is True else checked
 
     @classmethod
     def execute(cls, model, positive, negative, latent, t_boom, cfg, sampler, scheduler, steps, seed, passes,

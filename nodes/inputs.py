@@ -76,14 +76,24 @@ def pass_settings() -> list:
     return [cfg(), sampler(), scheduler(), steps()]
 
 
-def check_fast_path(t_boom_value: int, sampler_name: str, steps_value: int) -> bool | str:
+def check_fast_path(t_boom_value, sampler_name, steps_value) -> bool | str:
     """validate_inputs helper: ranges of t_boom and steps (ComfyUI skips its own min/max for inputs a
-    validate_inputs takes), and at most t_boom steps on the fast path."""
-    if not 0 <= t_boom_value <= MAX_T:
+    validate_inputs takes) and at most t_boom steps on the fast path. Inputs fed by links are None at
+    validation time; they are checked again when the node runs."""
+    if t_boom_value is not None and not 0 <= t_boom_value <= MAX_T:
         return f"t_boom must be an integer in [0, {MAX_T}] (and at most the model's T); received {t_boom_value}"
-    if not 1 <= steps_value <= MAX_T:
+    if steps_value is not None and not 1 <= steps_value <= MAX_T:
         return f"steps must be an integer in [1, {MAX_T}]; received {steps_value}"
+    if None in (t_boom_value, sampler_name, steps_value):
+        return True
     if sampler_name != glue.EXACT and t_boom_value > 0 and steps_value > t_boom_value:
         return (f"steps must be an integer in [1, t_boom = {t_boom_value}] on the fast path ({sampler_name}); "
                 f"received {steps_value}")
+    return True
+
+
+def check_range(name: str, value, low, high, kind: str = "an integer") -> bool | str:
+    """validate_inputs helper for one number; None (a linked input) is checked when the node runs."""
+    if value is not None and not low <= value <= high:
+        return f"{name} must be {kind} in [{low:g}, {high:g}]; received {value}"
     return True

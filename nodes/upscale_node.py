@@ -5,7 +5,7 @@ import logging
 
 from comfy_api.latest import io
 
-from ..boomerang.errors import BoomerangInputError
+from ..boomerang.errors import BoomerangInputError, check_int_range
 from ..boomerang.imaging import (INTERPOLATIONS, match_channel_stats, pad_to_multiple, resize_image, target_size,
                                  tiled_map)
 from ..boomerang.schedule import auto_t_boom
@@ -70,19 +70,22 @@ class UpscaleThenBoomerang(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, factor, t_boom, sampler, steps, passes, tile_size):
-        if not 1.0 <= factor <= MAX_FACTOR:
-            return f"factor must be a number in [1, {MAX_FACTOR:g}]; received {factor}"
-        if not 1 <= passes <= 100:
-            return f"passes must be an integer in [1, 100]; received {passes}"
-        if not 0 <= tile_size <= 8192:
-            return f"tile_size must be an integer in [0, 8192]; received {tile_size}"
-        return inputs.check_fast_path(t_boom, sampler, steps)
+        for checked in (inputs.check_range("factor", factor, 1.0, MAX_FACTOR, "a number"),
+                        inputs.check_range("passes", passes, 1, 100), inputs.check_range("tile_size", tile_size, 0, 8192),
+                        inputs.check_fast_path(t_boom, sampler, steps)):
+            if checked is not True:
+                return checked
+        return True
 
     @classmethod
     def execute(cls, image, vae, model, positive, negative, factor, interpolation, t_boom, passes, cfg, sampler,
                 scheduler, steps, seed, tile_size, color_match) -> io.NodeOutput:
         if image.shape[0] == 0:
             raise BoomerangInputError("image", "a batch of at least 1 image", "an empty batch (0 items)")
+        if not 1.0 <= factor <= MAX_FACTOR:
+            raise BoomerangInputError("factor", f"a number in [1, {MAX_FACTOR:g}]", factor)
+        check_int_range("passes", passes, 1, 100)
+        check_int_range("tile_size", tile_size, 0, 8192)
         width, height = target_size(image.shape[2], image.shape[1], factor)
         upscaled = resize_image(image[..., :3], width, height, interpolation)
         padded, _, _ = pad_to_multiple(upscaled, vae.spacial_compression_encode())

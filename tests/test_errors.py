@@ -96,3 +96,16 @@ def test_user_latent_is_not_modified(comfy):
     out = comfy.run(g)
     assert float(out["input"]["latent"]["samples"].min()) == 0.5 == float(out["input"]["latent"]["samples"].max())
     assert set(out["input"]["latent"]) == {"samples"}
+
+
+def test_linked_inputs_are_checked_when_the_node_runs(comfy):
+    """Regression: validate_inputs gets None for linked inputs; the checks then run at execution."""
+    g = {"1": graphs.oracle(), "2": graphs.const_latent(0.0, batch=1, height=8, width=8),
+         "s": {"class_type": "PrimitiveInt", "inputs": {"value": 20}},
+         "3": {"class_type": "Boomerang", "inputs": {"model": ["1", 0], "positive": ["1", 1], "negative": ["1", 1],
+                                                     "latent": ["2", 0], "t_boom": 10,
+                                                     **graphs.pass_settings(sampler="euler", steps=["s", 0]), "seed": 0}},
+         "4": graphs.capture(latent=["3", 0])}
+    with pytest.raises(GraphError) as err:
+        comfy.run(g)
+    assert "steps must be an integer in [1, 10]" in message(err) and "received 20" in message(err)
