@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+import numpy as np
 import torch
 
 from .errors import BoomerangInputError, check_int_range
@@ -142,8 +143,6 @@ class LevelTable:
         return ((1 - w) * self.log_sigmas[low] + w * self.log_sigmas[high]).exp()
 
     def timestep(self, sigma) -> torch.Tensor:
-        import numpy as np
-
         s = torch.as_tensor(sigma, dtype=torch.float64)
         idx = np.interp(s.log().numpy(), self._log_np, np.arange(len(self._log_np), dtype=np.float64))
         return torch.as_tensor(idx, dtype=torch.float32).view(s.shape)

@@ -7,7 +7,6 @@ Everything model-specific goes through the model's own ``model_sampling`` (its s
 from __future__ import annotations
 
 import inspect
-import logging
 from dataclasses import dataclass
 
 import torch
@@ -23,8 +22,6 @@ from ..boomerang import noise as bnoise
 from ..boomerang.errors import BoomerangInputError, check_int_range
 from ..boomerang.sampler import sample_boomerang_exact
 from ..boomerang.schedule import LevelTable, check_fast_schedule, describe_level, integer_grid
-
-log = logging.getLogger("boomerang")
 
 EXACT = "boomerang_exact"
 META = "boomerang"  # key of the start-level metadata BoomerangNoise adds to a LATENT dict
