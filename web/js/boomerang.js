@@ -1,5 +1,5 @@
 // Boomerang for ComfyUI: a live label on every Boomerang node saying what t_boom means and what it costs.
-import { app } from "../../scripts/app.js";
+import { app } from "../../../scripts/app.js";
 
 const NODES = new Set(["BoomerangNoise", "PartialReverseSampler", "CascadeLoop", "UpscaleThenBoomerang",
   "Boomerang", "BoomerangSigmas"]);
