@@ -58,10 +58,6 @@ class Level:
     sigma: float
     discrete: bool
 
-    @property
-    def fraction(self) -> float:
-        return self.t_boom / self.total
-
     def describe(self) -> str:
         return describe_level(self.t_boom, self.total, self.sigma, self.discrete)
 
