@@ -49,8 +49,8 @@ class CascadeLoop(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, t_boom, sampler, steps, passes):
-        checked = inputs.check_range("passes", passes, 1, 100)
-        return inputs.check_fast_path(t_boom, sampler, steps) if checked is True else checked
+        return inputs.first_problem(inputs.check_range("passes", passes, 1, 100),
+                                    inputs.check_fast_path(t_boom, sampler, steps))
 
     @classmethod
     def execute(cls, model, positive, negative, latent, t_boom, cfg, sampler, scheduler, steps, seed, passes,

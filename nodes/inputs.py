@@ -82,8 +82,9 @@ def check_fast_path(t_boom_value, sampler_name, steps_value) -> bool | str:
     validation time; they are checked again when the node runs."""
     if t_boom_value is not None and not 0 <= t_boom_value <= MAX_T:
         return f"t_boom must be an integer in [0, {MAX_T}] (and at most the model's T); received {t_boom_value}"
-    if steps_value is not None and not 1 <= steps_value <= MAX_T:
-        return f"steps must be an integer in [1, {MAX_T}]; received {steps_value}"
+    steps_range = check_range("steps", steps_value, 1, MAX_T)
+    if steps_range is not True:
+        return steps_range
     if None in (t_boom_value, sampler_name, steps_value):
         return True
     if sampler_name != glue.EXACT and t_boom_value > 0 and steps_value > t_boom_value:
@@ -97,3 +98,8 @@ def check_range(name: str, value, low, high, kind: str = "an integer") -> bool |
     if value is not None and not low <= value <= high:
         return f"{name} must be {kind} in [{low:g}, {high:g}]; received {value}"
     return True
+
+
+def first_problem(*checks) -> bool | str:
+    """validate_inputs helper: the first message among ``checks`` results, or True when all passed."""
+    return next((c for c in checks if c is not True), True)

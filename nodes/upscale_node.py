@@ -70,12 +70,10 @@ class UpscaleThenBoomerang(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, factor, t_boom, sampler, steps, passes, tile_size):
-        for checked in (inputs.check_range("factor", factor, 1.0, MAX_FACTOR, "a number"),
-                        inputs.check_range("passes", passes, 1, 100), inputs.check_range("tile_size", tile_size, 0, 8192),
-                        inputs.check_fast_path(t_boom, sampler, steps)):
-            if checked is not True:
-                return checked
-        return True
+        return inputs.first_problem(inputs.check_range("factor", factor, 1.0, MAX_FACTOR, "a number"),
+                                    inputs.check_range("passes", passes, 1, 100),
+                                    inputs.check_range("tile_size", tile_size, 0, 8192),
+                                    inputs.check_fast_path(t_boom, sampler, steps))
 
     @classmethod
     def execute(cls, image, vae, model, positive, negative, factor, interpolation, t_boom, passes, cfg, sampler,
