@@ -1,11 +1,11 @@
 # Two commands on a fresh machine (Python >= 3.10 and network access to PyPI; the tests also apt-get chromium):
-#   make demo   set up (venv, pinned ComfyUI, tiny checkpoint) and run the main job; images land in output/
+#   make demo   set up (venv, pinned ComfyUI) and run the main job on the built-in digits model -> output/
 #   make test   set up (the same, plus Debian's chromium for the browser tests) and run every test
 PYTHON ?= python3
 VENV ?= $(CURDIR)/.venv
 export BOOMERANG_VENV := $(VENV)
 
-.PHONY: demo test workflows
+.PHONY: demo test workflows bench bench-locality digits-model
 demo:
 	$(PYTHON) scripts/setup_env.py --no-browser
 	$(VENV)/bin/python scripts/run_demo.py $(ARGS)
@@ -13,6 +13,20 @@ demo:
 test:
 	$(PYTHON) scripts/setup_env.py
 	$(VENV)/bin/python -m pytest tests -ra $(ARGS)
+
+# Benchmarks (never tests): docs/BENCHMARKS.md, and docs/LOCALITY.md + docs/locality.png
+bench:
+	$(PYTHON) scripts/setup_env.py --no-browser
+	$(VENV)/bin/python scripts/bench_perf.py $(ARGS)
+
+bench-locality:
+	$(PYTHON) scripts/setup_env.py --no-browser
+	$(VENV)/bin/python scripts/bench_locality.py $(ARGS)
+
+# Retrain the embedded default model (models/digits-ddpm: weights + model card), about 25 min on 2 CPU cores
+digits-model:
+	$(PYTHON) scripts/setup_env.py --no-browser
+	$(VENV)/bin/python scripts/train_digits.py $(ARGS)
 
 # Rewrite workflows/*.json and their API twins after changing scripts/build_workflows.py
 workflows:

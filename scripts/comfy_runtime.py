@@ -54,7 +54,8 @@ class _Server:
 
 
 class ComfyRuntime:
-    def __init__(self, extra_packs=(), io_dir: Path | None = None, output_dir: Path | None = None):
+    def __init__(self, extra_packs=(), io_dir: Path | None = None, output_dir: Path | None = None,
+                 load_pack: bool = True):
         self.root = SETUP.comfyui_dir()
         self.extra_packs = [Path(p) for p in extra_packs]
         self.custom_nodes = Path(tempfile.mkdtemp(prefix="boomerang-custom-nodes-"))
@@ -64,6 +65,8 @@ class ComfyRuntime:
         self.nodes = None
         self.execution = None
         self.boot_seconds = None
+        self._executor = None
+        self.load_pack = load_pack
 
     def boot(self):
         import time
@@ -84,7 +87,8 @@ class ComfyRuntime:
             import nodes
         finally:
             sys.argv = saved_argv
-        (self.custom_nodes / PACK_DIR_NAME).symlink_to(REPO, target_is_directory=True)
+        if self.load_pack:
+            (self.custom_nodes / PACK_DIR_NAME).symlink_to(REPO, target_is_directory=True)
         for pack in self.extra_packs:
             (self.custom_nodes / pack.name).symlink_to(pack, target_is_directory=True)
         folder_paths.folder_names_and_paths["custom_nodes"] = ([str(self.custom_nodes)], set())
@@ -97,7 +101,7 @@ class ComfyRuntime:
         folder_paths.set_temp_directory(str(self.io_dir / "temp"))
         asyncio.run(nodes.init_extra_nodes(init_custom_nodes=True, init_api_nodes=False))
         for node_id in ("BoomerangNoise", "PartialReverseSampler", "CascadeLoop", "UpscaleThenBoomerang"):
-            if node_id not in nodes.NODE_CLASS_MAPPINGS:
+            if self.load_pack and node_id not in nodes.NODE_CLASS_MAPPINGS:
                 raise RuntimeError(f"ComfyUI did not load node {node_id} from {self.custom_nodes}")
         self.nodes, self.execution = nodes, execution
         self.folder_paths = folder_paths
@@ -112,14 +116,24 @@ class ComfyRuntime:
         prompt_id = str(uuid.uuid4())
         return prompt_id, asyncio.run(self.execution.validate_prompt(prompt_id, prompt, None))
 
-    def execute(self, prompt: dict) -> dict:
-        """Validate and execute an API-format graph; return ComfyUI's history entry and messages."""
+    def execute(self, prompt: dict, keep_cache: bool = False) -> dict:
+        """Validate and execute an API-format graph; return ComfyUI's history entry and messages.
+
+        With ``keep_cache`` the graph runs on one long-lived executor, as in a running ComfyUI: nodes whose
+        inputs did not change since the last such call (loaders, text encoders) are not run again."""
         prompt_id, (ok, error, outputs, node_errors) = self.validate(prompt)
         if not ok:
             raise GraphError("ComfyUI rejected the graph", {"error": error, "node_errors": node_errors})
         server = _Server()
-        executor = self.execution.PromptExecutor(server, cache_type=self.execution.CacheType.CLASSIC,
-                                                 cache_args={"lru": 0, "ram": 0})
+        if keep_cache:
+            if self._executor is None:
+                self._executor = self.execution.PromptExecutor(server, cache_type=self.execution.CacheType.CLASSIC,
+                                                               cache_args={"lru": 0, "ram": 0})
+            executor = self._executor
+            executor.server = server
+        else:
+            executor = self.execution.PromptExecutor(server, cache_type=self.execution.CacheType.CLASSIC,
+                                                     cache_args={"lru": 0, "ram": 0})
         executor.execute(prompt, prompt_id, {}, outputs)
         if not executor.success:
             errors = [m for m in executor.status_messages if m[0] in ("execution_error", "execution_interrupted")]

@@ -1,26 +1,65 @@
-"""The README's main job: the shipped workflow, headless, on the generated checkpoint and the bundled photo."""
+"""The README's main job: the digits contact sheet, headless through ComfyUI, on the built-in model."""
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "scripts" / "run_demo.py"
 
 
-def test_demo_writes_the_workflow_outputs(tmp_path):
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "run_demo.py"), "--output", str(tmp_path)],
+def test_demo_writes_contact_sheet_and_images(tmp_path):
+    # A shortened run of the default job: 2 digits x 2 seeds at t_boom/T = 0, 0.05 and 1.
+    proc = subprocess.run([sys.executable, str(DEMO), "--output", str(tmp_path), "--digits", "3,7", "--seeds", "2",
+                           "--fractions", "0,0.05,1"], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Boomerang: 100%" in proc.stderr  # one progress bar over all 1050 reverse steps
+    out = tmp_path / "boomerang-demo"
+    files = {t: sorted(out.glob(f"t{t:04d}_*.png")) for t in (0, 50, 1000)}
+    assert all(len(f) == 4 for f in files.values()), files
+    sheet = Image.open(out / "contact_sheet.png")
+    # 4 rows and 1 + 3 columns of 64 px tiles with 4 px gaps, plus the label column and headers
+    assert sheet.size[1] == 26 + 34 + 4 * 68 + 4 and sheet.size[0] >= 110 + 4 * 68 + 4  # wider if the title is
+    pixels = {t: [np.asarray(Image.open(p)) for p in f] for t, f in files.items()}
+    # t_boom = 0 is the input itself (8-bit round trip), so both seeds of a digit agree exactly
+    assert np.array_equal(pixels[0][0], pixels[0][2]) and np.array_equal(pixels[0][1], pixels[0][3])
+    # every t_boom > 0 gives a different image per seed
+    for t in (50, 1000):
+        assert not np.array_equal(pixels[t][0], pixels[t][2]) and not np.array_equal(pixels[t][1], pixels[t][3])
+    # a near copy at 5% of T, something else at T (mean abs grey difference to the t_boom = 0 image)
+    near = np.mean([np.abs(pixels[50][i] / 255 - pixels[0][i] / 255).mean() for i in range(4)])
+    far = np.mean([np.abs(pixels[1000][i] / 255 - pixels[0][i] / 255).mean() for i in range(4)])
+    assert near < 0.06 < far, (near, far)
+
+
+def test_demo_takes_your_checkpoint_and_image(comfy, tmp_path):
+    from harness.runtime import tiny_checkpoint
+
+    ckpt = comfy.models / "checkpoints" / tiny_checkpoint(comfy)
+    photo = tmp_path / "my photo.png"
+    Image.fromarray(np.full((48, 40, 3), 120, np.uint8)).save(photo)
+    proc = subprocess.run([sys.executable, str(DEMO), "--checkpoint", str(ckpt), "--image", str(photo), "--seeds", "2",
+                           "--fractions", "0,0.3", "--steps", "3", "--output", str(tmp_path / "out")],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png"))
-    assert files == ["boomerang/local_sample_t250_00001_.png", "boomerang/noisy_latent_t250_00001_.png",
-                     "boomerang/pre_4x_00001_.png"]
-    assert Image.open(tmp_path / files[0]).size == (64, 64)
-    assert Image.open(tmp_path / files[2]).size == (256, 256)  # 4x of the 64 x 64 photo
+    assert "sampler dpmpp_2m_sde" in proc.stderr and "t_boom [0, 300]" in proc.stderr
+    out = tmp_path / "out" / "boomerang-demo"
+    images = sorted(out.glob("t0300_*.png"))
+    assert len(images) == 2 and Image.open(images[0]).size == (40, 48)
+    assert (out / "contact_sheet.png").is_file()
 
 
 def test_demo_rejects_a_missing_checkpoint(tmp_path):
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "run_demo.py"), "--checkpoint",
-                           str(tmp_path / "nope.safetensors")], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, str(DEMO), "--checkpoint", str(tmp_path / "nope.safetensors")],
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert "--checkpoint must be an existing file; received" in proc.stderr
+    assert "--checkpoint must be an existing diffusers model folder or checkpoint file; received" in proc.stderr
+
+
+def test_demo_rejects_bad_fractions():
+    proc = subprocess.run([sys.executable, str(DEMO), "--fractions", "0,1.5"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert "--fractions must be numbers in [0, 1] separated by commas; received '0,1.5'" in proc.stderr

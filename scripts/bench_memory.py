@@ -1,0 +1,127 @@
+"""Benchmark section 5 and the cold start: each measurement in a fresh child process (see bench_perf.py).
+
+    python scripts/bench_memory.py --child upscale 16 512   # one UpscaleThenBoomerang run (factor, tile_size)
+    python scripts/bench_memory.py --child coldstart        # ComfyUI up without the pack, then load the pack
+
+The parent reads the child's peak resident memory from the kernel (``ru_maxrss`` of ``os.wait4``), so the
+figure is exact even when the parent has to stop a child that passes the memory cap.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(SCRIPTS))
+
+UPSCALE_STEPS = 2  # the reverse pass is not what this measures; the VAE at 4-16x the input size is
+
+
+def _child_upscale(factor: float, tile_size: int) -> dict:
+    import comfy_runtime
+
+    rt = comfy_runtime.ComfyRuntime().boot()
+    ckpt = comfy_runtime.tiny_checkpoint(rt)
+    photo = comfy_runtime.write_photo(Path(rt.folder_paths.get_input_directory()), 64)
+    graph = {
+        "ckpt": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt}},
+        "pos": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["ckpt", 1], "text": "picture of a person"}},
+        "img": {"class_type": "LoadImage", "inputs": {"image": photo}},
+    }
+    if factor > 0:
+        graph["up"] = {"class_type": "UpscaleThenBoomerang", "inputs": {
+            "image": ["img", 0], "vae": ["ckpt", 2], "model": ["ckpt", 0], "positive": ["pos", 0],
+            "negative": ["pos", 0], "factor": factor, "interpolation": "bilinear", "t_boom": 0, "passes": 1,
+            "cfg": 1.0, "sampler": "dpmpp_2m", "scheduler": "karras", "steps": UPSCALE_STEPS, "seed": 0,
+            "tile_size": tile_size, "color_match": "off"}}
+        graph["out"] = {"class_type": "SaveImage", "inputs": {"images": ["up", 0], "filename_prefix": "mem"}}
+    else:  # the baseline: ComfyUI, the pack and the checkpoint loaded, one tiny image saved
+        graph["out"] = {"class_type": "SaveImage", "inputs": {"images": ["img", 0], "filename_prefix": "mem"}}
+    start = time.perf_counter()
+    rt.execute(graph)
+    return {"seconds": time.perf_counter() - start}
+
+
+def _child_coldstart() -> dict:
+    import asyncio
+
+    import comfy_runtime
+
+    rt = comfy_runtime.ComfyRuntime(load_pack=False).boot()
+    link = rt.custom_nodes / comfy_runtime.PACK_DIR_NAME
+    link.symlink_to(comfy_runtime.REPO, target_is_directory=True)
+    nodes = rt.nodes
+    before = set(nodes.NODE_CLASS_MAPPINGS)
+    start = time.perf_counter()
+    ok = asyncio.run(nodes.load_custom_node(str(link)))
+    added = sorted(set(nodes.NODE_CLASS_MAPPINGS) - before)
+    for name in added:  # what the frontend's /object_info asks of every node
+        nodes.NODE_CLASS_MAPPINGS[name].INPUT_TYPES()
+    seconds = time.perf_counter() - start
+    if not ok or not added:
+        raise SystemExit("the pack did not load")
+    return {"seconds": seconds, "nodes": len(added)}
+
+
+def run_child(args: list[str], cap_bytes: int) -> dict:
+    """Run a child mode; return its JSON result plus peak RSS, or what stopped it."""
+    import psutil
+
+    proc = subprocess.Popen([sys.executable, str(Path(__file__)), "--child", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    capped = False
+    watcher = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            if watcher.memory_info().rss > cap_bytes:
+                capped = True
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.05)
+    _, status, usage = os.wait4(proc.pid, 0)
+    out = proc.stdout.read()
+    peak = usage.ru_maxrss * 1024  # kilobytes on Linux
+    if capped:
+        return {"peak_bytes": peak, "stopped": f"stopped above the {cap_bytes / 2**30:.0f} GiB cap"}
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        return {"peak_bytes": peak, "stopped": "killed by the system (out of memory)" if code == -9 else f"exit {code}"}
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_bytes"] = peak
+    return result
+
+
+def memory(factors=(4, 8, 16), tile_size: int = 512, cap_gib: float = 16.0) -> list[dict]:
+    cap = int(cap_gib * 2**30)
+    rows = [{"factor": 0, "tile_size": 0, **run_child(["upscale", "0", "0"], cap)}]
+    for factor in factors:
+        for tiles in (tile_size, 0):
+            rows.append({"factor": factor, "tile_size": tiles, **run_child(["upscale", str(factor), str(tiles)], cap)})
+    return rows
+
+
+def coldstart(repeats: int = 5) -> dict:
+    times = [run_child(["coldstart"], 8 * 2**30)["seconds"] for _ in range(repeats)]
+    return {"median": statistics.median(times), "min": min(times), "max": max(times), "n": repeats}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "--child":
+        import logging
+
+        logging.basicConfig(level=logging.ERROR)
+        tempfile.tempdir = tempfile.mkdtemp(prefix="boomerang-bench-child-")
+        mode = sys.argv[2]
+        result = (_child_upscale(float(sys.argv[3]), int(sys.argv[4])) if mode == "upscale" else _child_coldstart())
+        print(json.dumps(result))  # noqa: T201 - the parent reads this line
+    else:
+        raise SystemExit("run bench_perf.py; this module is its child-process helper")
