@@ -5,7 +5,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 NODE_IDS = ["BoomerangNoise", "PartialReverseSampler", "CascadeLoop", "UpscaleThenBoomerang", "Boomerang",
-            "BoomerangExactSampler", "BoomerangSigmas"]
+            "BoomerangExactSampler", "BoomerangSigmas", "PixelDiffusionLoader"]
 SELF_EXPLANATORY = {"model", "positive", "negative", "vae", "image", "latent"}
 
 
