@@ -153,8 +153,9 @@ def load(path: Path, dtype: torch.dtype = torch.float32) -> PixelDDPM:
     scheduler_config = _read_json(where.scheduler_config)
     check_config(config, scheduler_config, where.unet_dir)
     cls = _model_class(config.get("_class_name", "UNet2DModel"))
-    unet = cls.from_pretrained(str(where.unet_dir), use_safetensors=True, local_files_only=True)
-    unet = unet.to(dtype=dtype).eval().requires_grad_(False)
+    unet = cls.from_pretrained(str(where.unet_dir), use_safetensors=True, local_files_only=True,
+                               torch_dtype=dtype, low_cpu_mem_usage=False)
+    unet = unet.eval().requires_grad_(False)
     return PixelDDPM(unet=unet, alphas_cumprod=schedule(scheduler_config),
                      prediction_type=scheduler_config.get("prediction_type", "epsilon"),
                      channels=int(config.get("in_channels", 3)), sample_size=config.get("sample_size"),

@@ -76,23 +76,25 @@ def run_child(args: list[str], cap_bytes: int) -> dict:
 
     proc = subprocess.Popen([sys.executable, str(Path(__file__)), "--child", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
-    capped = False
+    capped, status, usage = False, None, None
     watcher = psutil.Process(proc.pid)
-    while proc.poll() is None:
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)  # reaps the child itself: its rusage is kept
+        if pid:
+            break
         try:
-            if watcher.memory_info().rss > cap_bytes:
+            if not capped and watcher.memory_info().rss > cap_bytes:
                 capped = True
                 os.kill(proc.pid, signal.SIGKILL)
-                break
         except psutil.NoSuchProcess:
-            break
+            pass
         time.sleep(0.05)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped above; tell Popen
     out = proc.stdout.read()
     peak = usage.ru_maxrss * 1024  # kilobytes on Linux
     if capped:
         return {"peak_bytes": peak, "stopped": f"stopped above the {cap_bytes / 2**30:.0f} GiB cap"}
-    code = os.waitstatus_to_exitcode(status)
+    code = proc.returncode
     if code != 0:
         return {"peak_bytes": peak, "stopped": "killed by the system (out of memory)" if code == -9 else f"exit {code}"}
     result = json.loads(out.strip().splitlines()[-1])

@@ -73,14 +73,14 @@ def sink(ref) -> dict:
     return {"class_type": "SaveLatent", "inputs": {"samples": ref, "filename_prefix": "bench/latent"}}
 
 
-def overhead(rt, ckpt: str, repeats: int) -> list[dict]:
+def overhead(rt, ckpt: str, repeats: int, cases=((64, 1), (64, 8), (256, 1), (256, 8))) -> list[dict]:
     """Section 1: BoomerangNoise + PartialReverseSampler (t_boom = T) against KSamplerAdvanced, same sigmas."""
     import comfy.ldm.modules.diffusionmodules.openaimodel as openaimodel
     import comfy.samplers
 
     glue = rt.pack_module(comfy_runtime.PACK_DIR_NAME).nodes.glue
     rows = []
-    for width, batch in ((64, 1), (64, 8), (256, 1), (256, 8)):
+    for width, batch in cases:
         base = sd_nodes(ckpt, width, batch)
         settings = {"cfg": 7.5, "scheduler": "karras", "steps": K_STEPS}
 
@@ -129,11 +129,11 @@ def digits_graph(rt, image: str, t_boom: int, batch: int, seed: int) -> dict:
             "out": sink(["r", 0])}
 
 
-def cost_vs_t(rt, repeats: int, batch: int = 4) -> dict:
+def cost_vs_t(rt, repeats: int, batch: int = 4, t_values=(100, 250, 500, 1000)) -> dict:
     """Section 2: boomerang_exact time at t_boom in {100, 250, 500, 1000} on the built-in digits DDPM."""
     image = run_demo.digits_inputs(Path(rt.folder_paths.get_input_directory()), [3])[0][0]
     variants = {t: (lambda seed, t=t: rt.execute(digits_graph(rt, image, t, batch, seed + 1), keep_cache=True))
-                for t in (100, 250, 500, 1000)}
+                for t in t_values}
     return {"batch": batch, "times": alternate(variants, repeats)}
 
 
@@ -173,13 +173,14 @@ def report(o, c, acc, b, mem, cold, meta) -> str:
         lines.append(f"| {r['size']}x{r['size']} | {r['batch']} | {fmt(r['stock'])} | {fmt(r['ours'])} | "
                      f"{r['ours'][0] / r['stock'][0]:.3f} | {r['calls']['KSamplerAdvanced']} / {r['calls']['Boomerang']} | "
                      f"{r['sigma_diff']:.1e} |")
-    full = c["times"][1000][0]
+    top = max(c["times"])
+    full = c["times"][top][0]
     lines += ["", "## 2. Cost grows with t_boom", "",
               f"`boomerang_exact` (one model call per timestep) on the built-in digits DDPM, batch {c['batch']}, "
-              "whole graph (loader cached).", "", "| t_boom | time | time / time at 1000 | t_boom / T | gap |",
+              "whole graph (loader cached).", "", f"| t_boom | time | time / time at {top} | t_boom / {top} | gap |",
               "|---|---|---|---|---|"]
     for t, v in c["times"].items():
-        lines.append(f"| {t} | {fmt(v)} | {v[0] / full:.3f} | {t / 1000:.3f} | {(v[0] / full) / (t / 1000) - 1:+.1%} |")
+        lines.append(f"| {t} | {fmt(v)} | {v[0] / full:.3f} | {t / top:.3f} | {(v[0] / full) / (t / top) - 1:+.1%} |")
     rec = bench_accuracy.recommended(acc)
     lines += ["", "## 3. Accuracy per model call (exact Gaussian oracle)", "",
               f"x0 = {bench_accuracy.X0}, data N({bench_accuracy.MU}, {bench_accuracy.S}^2), SD schedule, 65,536 values "
@@ -227,9 +228,12 @@ def main(argv=None):
     parser.add_argument("--gpu", default="Not measured: no GPU was lent to this task (the device tool's status "
                         "reported none available), so there are no GPU figures and no comparison with the paper's "
                         "0.932 min per 1024x1024 PRE image.", help="text of the GPU section")
-    parser.add_argument("--skip-memory", action="store_true", help="skip section 5 (the slowest, about 6 min)")
+    parser.add_argument("--smoke", action="store_true", help="a 2-minute check that every section runs (tiny "
+                        "cases, 1 repeat); the numbers mean nothing")
     args = parser.parse_args(argv)
-    if args.repeats < 5:
+    if args.smoke:
+        args.repeats = 1
+    elif args.repeats < 5:
         parser.error(f"--repeats must be an integer >= 5; received {args.repeats}")
     logging.basicConfig(level=logging.INFO, format="[bench] %(message)s")
     logging.getLogger().setLevel(logging.WARNING)
@@ -244,19 +248,17 @@ def main(argv=None):
     comfy.utils.set_progress_bar_enabled(False)
     ckpt = tiny_checkpoint(rt)
     log.info("1/6 overhead")
-    o = overhead(rt, ckpt, args.repeats)
+    o = overhead(rt, ckpt, args.repeats, ((64, 1),) if args.smoke else overhead.__defaults__[0])
     log.info("2/6 cost against t_boom")
-    c = cost_vs_t(rt, args.repeats)
+    c = cost_vs_t(rt, args.repeats, 1, (20, 40)) if args.smoke else cost_vs_t(rt, args.repeats)
     log.info("3/6 accuracy on the oracle")
-    acc = bench_accuracy.measure(rt)
+    acc = bench_accuracy.measure(rt, smoke=args.smoke)
     log.info("4/6 batching")
-    b = batching(rt, ckpt, args.repeats)
+    b = batching(rt, ckpt, args.repeats, 2 if args.smoke else 8)
     log.info("5/6 memory (child processes)")
-    mem = [] if args.skip_memory else bench_memory.memory()
-    if args.skip_memory:
-        mem = [{"factor": 0, "peak_bytes": 0, "seconds": 0.0}]
+    mem = bench_memory.memory((2,) if args.smoke else (4, 8, 16))
     log.info("cold start (child processes)")
-    cold = bench_memory.coldstart(args.repeats)
+    cold = bench_memory.coldstart(max(args.repeats, 2 if args.smoke else 5))
     import comfyui_version
 
     meta = {"machine": f"{platform.machine()} CPU, {__import__('os').cpu_count()} cores", "repeats": args.repeats,
