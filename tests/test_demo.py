@@ -44,7 +44,7 @@ def test_demo_takes_your_checkpoint_and_image(comfy, tmp_path):
                            "--fractions", "0,0.3", "--steps", "3", "--output", str(tmp_path / "out")],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "sampler dpmpp_2m_sde" in proc.stderr and "t_boom [0, 300]" in proc.stderr
+    assert "sampler dpmpp_3m_sde" in proc.stderr and "t_boom [0, 300]" in proc.stderr
     out = tmp_path / "out" / "boomerang-demo"
     images = sorted(out.glob("t0300_*.png"))
     assert len(images) == 2 and Image.open(images[0]).size == (40, 48)
