@@ -40,7 +40,7 @@ class PixelModelConfig(comfy.supported_models_base.BASE):
     unet_config = {"disable_unet_model_creation": True}
     unet_extra_config = {}
     latent_format = PixelLatentFormat
-    memory_usage_factor = 0.5  # activations of a pixel UNet per latent element are far above SD's per-latent
+    memory_usage_factor = 0.5  # rough, unmeasured: only steers ComfyUI's decisions to offload on a GPU
     supported_inference_dtypes = [torch.float32, torch.float16, torch.bfloat16]
 
 
