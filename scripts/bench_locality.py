@@ -39,7 +39,7 @@ def measure(per_class: int, seeds: int, fractions: list[float]) -> tuple[list[di
     originals, labels = digits_data.first_of_each_class(held_x, held_y, range(10), per_class)
     labels = np.array(labels)
     nodes, links = run_demo.model_nodes("pixel", run_demo.BUILTIN, "")
-    total_t = run_demo._model_T(rt, nodes, links, names[0])
+    total_t = run_demo.model_timesteps(rt, nodes, links, names[0])
     t_booms = sorted({round(f * total_t) for f in fractions})
     settings = {"cfg": 1.0, "sampler": "boomerang_exact", "scheduler": "simple", "steps": 1}
     graph = run_demo.build_graph(nodes, links, names, seeds, t_booms, settings, seed=0)

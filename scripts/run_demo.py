@@ -166,7 +166,7 @@ def main(argv=None) -> Path:
     sampler = args.sampler or ("boomerang_exact" if kind == "pixel" else "dpmpp_3m_sde")
     settings = {"cfg": 1.0 if kind == "pixel" else 7.5, "sampler": sampler, "scheduler": "karras", "steps": args.steps}
     nodes, links = model_nodes(kind, name, args.prompt)
-    total_t = _model_T(rt, nodes, links, images[0])  # also surfaces model errors before any sampling
+    total_t = model_timesteps(rt, nodes, links, images[0])  # also surfaces model errors before any sampling
     t_booms = sorted({round(f * total_t) for f in args.fractions})
     graph = build_graph(nodes, links, images, args.seeds, t_booms, settings, args.seed)
     log.info("model %s (T = %d), %d input(s) x %d seed(s), t_boom %s, sampler %s", name, total_t, len(images),
@@ -188,7 +188,7 @@ def main(argv=None) -> Path:
     return sheet
 
 
-def _model_T(rt, nodes, links, image: str) -> int:
+def model_timesteps(rt, nodes, links, image: str) -> int:
     """The model's T, read from BoomerangNoise's level text at t_boom = 0 (e.g. 't_boom 0/1000 ...')."""
     import re
 
