@@ -43,18 +43,10 @@ def measure(per_class: int, seeds: int, fractions: list[float]) -> tuple[list[di
     t_booms = sorted({round(f * total_t) for f in fractions})
     settings = {"cfg": 1.0, "sampler": "boomerang_exact", "scheduler": "simple", "steps": 1}
     graph = run_demo.build_graph(nodes, links, names, seeds, t_booms, settings, seed=0)
-    bar = run_demo.ProgressBar(sum(t_booms))
-    import comfy.utils
     from PIL import Image
 
-    comfy.utils.set_progress_bar_enabled(False)
-    comfy.utils.set_progress_bar_global_hook(bar)
     start = time.perf_counter()
-    try:
-        history = rt.execute(graph)["history"]
-    finally:
-        comfy.utils.set_progress_bar_global_hook(None)
-        bar.bar.close()
+    history = run_demo.execute_with_bar(rt, graph, sum(t_booms))
     seconds = time.perf_counter() - start
     svm = digits_data.classifier(*digits_data.load("train"))
     # the inputs as the graph saw them (8-bit PNG) -> grey 0..1

@@ -95,6 +95,20 @@ class ProgressBar:
         self.last = value
 
 
+def execute_with_bar(rt, graph: dict, steps_total: int) -> dict:
+    """Run ``graph`` with one ProgressBar over its ``steps_total`` reverse steps; ComfyUI's history entry."""
+    import comfy.utils
+
+    bar = ProgressBar(steps_total)
+    comfy.utils.set_progress_bar_enabled(False)  # the per-node console bars; ours covers the whole graph
+    comfy.utils.set_progress_bar_global_hook(bar)
+    try:
+        return rt.execute(graph)["history"]
+    finally:
+        comfy.utils.set_progress_bar_global_hook(None)
+        bar.bar.close()
+
+
 def digits_inputs(input_dir: Path, classes: list[int], per_class: int = 1) -> tuple[list[str], list[str]]:
     """Held-out digits (never seen in training) of ``classes`` as 16x16 PNGs; (file names, row labels)."""
     import digits_data
@@ -171,17 +185,8 @@ def main(argv=None) -> Path:
     graph = build_graph(nodes, links, images, args.seeds, t_booms, settings, args.seed)
     log.info("model %s (T = %d), %d input(s) x %d seed(s), t_boom %s, sampler %s", name, total_t, len(images),
              args.seeds, t_booms, sampler)
-    import comfy.utils
-
     steps_total = sum((t if sampler == "boomerang_exact" else min(args.steps, t)) for t in t_booms)
-    bar = ProgressBar(steps_total)
-    comfy.utils.set_progress_bar_enabled(False)  # the per-node console bars; ours covers the whole graph
-    comfy.utils.set_progress_bar_global_hook(bar)
-    try:
-        history = rt.execute(graph)["history"]
-    finally:
-        comfy.utils.set_progress_bar_global_hook(None)
-        bar.bar.close()
+    history = execute_with_bar(rt, graph, steps_total)
     sheet = sheet_from_history(history, args, images, labels, input_dir, t_booms, total_t, name, sampler)
     log.info("wrote %d images and %s in %.1f s", len(images) * args.seeds * len(t_booms), sheet,
              time.perf_counter() - start)

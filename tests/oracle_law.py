@@ -4,10 +4,25 @@ from __future__ import annotations
 import numpy as np
 
 
+def closed_form_alpha_bars(beta_schedule: str, total: int = 1000, beta_start: float = 1e-4,
+                           beta_end: float = 0.02) -> np.ndarray:
+    """alpha_bar of the three standard DDPM schedules, from their definitions (not from diffusers)."""
+    if beta_schedule == "linear":  # Ho et al. 2020
+        betas = np.linspace(beta_start, beta_end, total, dtype=np.float64)
+    elif beta_schedule == "scaled_linear":  # Stable Diffusion / LDM
+        betas = np.linspace(beta_start ** 0.5, beta_end ** 0.5, total, dtype=np.float64) ** 2
+    elif beta_schedule == "squaredcos_cap_v2":  # Nichol & Dhariwal 2021, s = 0.008, betas capped at 0.999
+        f = lambda t: np.cos((t / total + 0.008) / 1.008 * np.pi / 2) ** 2  # noqa: E731
+        i = np.arange(total, dtype=np.float64)
+        betas = np.minimum(1 - f(i + 1) / f(i), 0.999)
+    else:
+        raise ValueError(beta_schedule)
+    return np.cumprod(1.0 - betas)
+
+
 def sd_alpha_bar(t: int) -> float:
     """alpha_bar_t of Stable Diffusion's 'scaled linear' schedule (beta_1 = 0.00085, beta_1000 = 0.012)."""
-    betas = np.linspace(np.sqrt(0.00085), np.sqrt(0.012), 1000, dtype=np.float64) ** 2
-    return float(np.prod(1.0 - betas[:t]))
+    return 1.0 if t <= 0 else float(sd_alpha_bars()[t - 1])
 
 
 def sd_snr(t: int) -> float:
@@ -43,8 +58,7 @@ def errors(samples, mean: float, var: float) -> tuple[float, float]:
 
 
 def sd_alpha_bars() -> np.ndarray:
-    betas = np.linspace(np.sqrt(0.00085), np.sqrt(0.012), 1000, dtype=np.float64) ** 2
-    return np.cumprod(1.0 - betas)
+    return closed_form_alpha_bars("scaled_linear", 1000, 0.00085, 0.012)
 
 
 def flow_alpha_bars(shift: float) -> np.ndarray:

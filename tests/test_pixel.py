@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from harness import graphs
-from harness.oracle_unet import GaussianOracleUNet, closed_form_alpha_bars, write_oracle, write_scheduler
-from oracle_law import algorithm1_law, errors
+from harness.oracle_unet import GaussianOracleUNet, write_oracle, write_scheduler
+from oracle_law import algorithm1_law, closed_form_alpha_bars, errors
 
 SCHEDULES = {"linear": (1e-4, 0.02), "scaled_linear": (0.00085, 0.012), "squaredcos_cap_v2": (1e-4, 0.02)}
 

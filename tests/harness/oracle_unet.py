@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from diffusers.models.unets.unet_2d import UNet2DOutput
+from oracle_law import closed_form_alpha_bars
 
 
 class GaussianOracleUNet(ModelMixin, ConfigMixin):
@@ -44,22 +44,6 @@ class GaussianOracleUNet(ModelMixin, ConfigMixin):
         out = eps if self.config.prediction_type == "epsilon" else a.sqrt() * eps - (1.0 - a).sqrt() * x0
         out = out.to(sample.dtype)
         return UNet2DOutput(sample=out) if return_dict else (out,)
-
-
-def closed_form_alpha_bars(beta_schedule: str, total: int = 1000, beta_start: float = 1e-4,
-                           beta_end: float = 0.02) -> np.ndarray:
-    """alpha_bar of the three standard DDPM schedules, from their definitions (not from diffusers)."""
-    if beta_schedule == "linear":  # Ho et al. 2020
-        betas = np.linspace(beta_start, beta_end, total, dtype=np.float64)
-    elif beta_schedule == "scaled_linear":  # Stable Diffusion / LDM
-        betas = np.linspace(beta_start ** 0.5, beta_end ** 0.5, total, dtype=np.float64) ** 2
-    elif beta_schedule == "squaredcos_cap_v2":  # Nichol & Dhariwal 2021, s = 0.008, betas capped at 0.999
-        f = lambda t: np.cos((t / total + 0.008) / 1.008 * np.pi / 2) ** 2  # noqa: E731
-        i = np.arange(total, dtype=np.float64)
-        betas = np.minimum(1 - f(i + 1) / f(i), 0.999)
-    else:
-        raise ValueError(beta_schedule)
-    return np.cumprod(1.0 - betas)
 
 
 def write_scheduler(folder: Path, **config) -> None:
