@@ -136,6 +136,10 @@ def main(argv=None):
                         default=run_demo.fractions(",".join(f"{i / 10:g}" for i in range(11))))
     parser.add_argument("--out", type=Path, default=REPO / "docs")
     args = parser.parse_args(argv)
+    fewest = int(np.bincount(digits_data.load("held_out")[1]).min())
+    if not 1 <= args.per_class <= fewest:
+        parser.error(f"--per-class must be an integer in [1, {fewest}] (held-out digits of the rarest class); "
+                     f"received {args.per_class}")
     if args.seeds < 2:
         parser.error(f"--seeds must be an integer >= 2 (duplicates are counted between seeds); received {args.seeds}")
     logging.basicConfig(level=logging.INFO, format="[locality] %(message)s")

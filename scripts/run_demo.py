@@ -148,6 +148,11 @@ def parse(argv):
             parser.error(f"--image must be an existing image file; received {image}")
     if not 1 <= args.seeds <= 64:
         parser.error(f"--seeds must be an integer in [1, 64]; received {args.seeds}")
+    digits = args.digits.split(",")
+    if not all(d.strip().isdigit() and int(d) <= 9 for d in digits):
+        parser.error(f"--digits must be digit classes 0-9 separated by commas; received {args.digits!r}")
+    if not 1 <= args.steps <= 10000:
+        parser.error(f"--steps must be an integer in [1, 10000]; received {args.steps}")
     if args.size is not None and not 8 <= args.size <= 4096:
         parser.error(f"--size must be an integer in [8, 4096]; received {args.size}")
     return args

@@ -63,3 +63,9 @@ def test_demo_rejects_bad_fractions():
                           timeout=120)
     assert proc.returncode == 2
     assert "--fractions must be numbers in [0, 1] separated by commas; received '0,1.5'" in proc.stderr
+
+
+def test_demo_rejects_bad_digits():
+    proc = subprocess.run([sys.executable, str(DEMO), "--digits", "3,12"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "--digits must be digit classes 0-9 separated by commas; received '3,12'" in proc.stderr
