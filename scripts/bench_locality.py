@@ -23,16 +23,17 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import comfy_runtime  # noqa: E402
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+import headless  # noqa: E402  (the pack's headless runtime)
 import digits_data  # noqa: E402
 import run_demo  # noqa: E402
 
-REPO = comfy_runtime.REPO
+REPO = headless.REPO
 log = logging.getLogger("boomerang.locality")
 
 
 def measure(per_class: int, seeds: int, fractions: list[float]) -> tuple[list[dict], dict]:
-    rt = comfy_runtime.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-locality-"))).boot()
+    rt = headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-locality-"))).boot()
     input_dir = Path(rt.folder_paths.get_input_directory())
     names, _ = run_demo.digits_inputs(input_dir, list(range(10)), per_class)
     held_x, held_y = digits_data.load("held_out")

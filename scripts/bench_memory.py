@@ -20,16 +20,18 @@ from pathlib import Path
 
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))
+sys.path.insert(1, str(SCRIPTS.parent))
 
 UPSCALE_STEPS = 2  # the reverse pass is not what this measures; the VAE at 4-16x the input size is
 
 
 def _child_upscale(factor: float, tile_size: int) -> dict:
-    import comfy_runtime
+    import dev_assets
+    import headless
 
-    rt = comfy_runtime.ComfyRuntime().boot()
-    ckpt = comfy_runtime.tiny_checkpoint(rt)
-    photo = comfy_runtime.write_photo(Path(rt.folder_paths.get_input_directory()), 64)
+    rt = headless.ComfyRuntime().boot()
+    ckpt = dev_assets.tiny_checkpoint(rt)
+    photo = dev_assets.write_photo(Path(rt.folder_paths.get_input_directory()), 64)
     graph = {
         "ckpt": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt}},
         "pos": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["ckpt", 1], "text": "picture of a person"}},
@@ -71,11 +73,11 @@ def _reset_peak() -> bool:
 def _child_coldstart() -> dict:
     import asyncio
 
-    import comfy_runtime
+    import headless
 
-    rt = comfy_runtime.ComfyRuntime(load_pack=False).boot()
-    link = rt.custom_nodes / comfy_runtime.PACK_DIR_NAME
-    link.symlink_to(comfy_runtime.REPO, target_is_directory=True)
+    rt = headless.ComfyRuntime(load_pack=False).boot()
+    link = rt.custom_nodes / headless.PACK_DIR_NAME
+    link.symlink_to(headless.REPO, target_is_directory=True)
     nodes = rt.nodes
     before = set(nodes.NODE_CLASS_MAPPINGS)
     start = time.perf_counter()

@@ -18,12 +18,13 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 import bench_accuracy  # noqa: E402
 import bench_memory  # noqa: E402
-import comfy_runtime  # noqa: E402
+import headless  # noqa: E402  (the pack's headless runtime)
 import run_demo  # noqa: E402
 
-REPO = comfy_runtime.REPO
+REPO = headless.REPO
 log = logging.getLogger("boomerang.bench")
 K_STEPS = 10
 
@@ -78,7 +79,7 @@ def overhead(rt, ckpt: str, repeats: int, cases=((64, 1), (64, 8), (256, 1), (25
     import comfy.ldm.modules.diffusionmodules.openaimodel as openaimodel
     import comfy.samplers
 
-    glue = rt.pack_module(comfy_runtime.PACK_DIR_NAME).nodes.glue
+    glue = rt.pack_module(headless.PACK_DIR_NAME).nodes.glue
     rows = []
     for width, batch in cases:
         reps = repeats if width > 64 else max(repeats, 15)  # sub-second runs: more of them against noise

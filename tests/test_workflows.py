@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from harness.runtime import comfy_runtime, tiny_checkpoint
+from harness.runtime import tiny_checkpoint, write_photo
 
 REPO = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("workflow_format", REPO / "scripts" / "workflow_format.py")
@@ -57,7 +57,7 @@ def test_converter_reads_links_widgets_and_seed_controls(comfy):
 @pytest.mark.parametrize("name", NAMES)
 def test_workflow_runs_on_the_tiny_checkpoint(comfy, name):
     input_dir = Path(comfy.folder_paths.get_input_directory())
-    photo = comfy_runtime.write_photo(input_dir, 64)
+    photo = write_photo(input_dir, 64)
     (input_dir / "example.png").write_bytes((input_dir / photo).read_bytes())
     graph = load(REPO / "workflows" / "api" / f"{name}.json")
     ckpt = tiny_checkpoint(comfy)

@@ -1,4 +1,4 @@
-"""The tests' ComfyUI: the shared headless runtime plus the test-only node pack, booted once per session."""
+"""The tests' ComfyUI: the pack's headless runtime plus the test-only node pack, booted once per session."""
 from __future__ import annotations
 
 import importlib.util
@@ -6,16 +6,19 @@ import logging
 import os
 from pathlib import Path
 
+import headless
+
 _REPO = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("boomerang_comfy_runtime", _REPO / "scripts" / "comfy_runtime.py")
-comfy_runtime = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(comfy_runtime)
+_spec = importlib.util.spec_from_file_location("boomerang_dev_assets", _REPO / "scripts" / "dev_assets.py")
+dev_assets = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(dev_assets)
 
-GraphError = comfy_runtime.GraphError
+GraphError = headless.GraphError
 TEST_PACK = Path(__file__).resolve().parent / "boomerang_test_nodes"
+write_photo = dev_assets.write_photo
 
 
-class TestRuntime(comfy_runtime.ComfyRuntime):
+class TestRuntime(headless.ComfyRuntime):
     def run(self, prompt: dict) -> dict:
         """Execute a graph; return what its BoomerangTestCapture nodes captured (plus history/messages)."""
         captured = self.pack_module(TEST_PACK.name).CAPTURED
@@ -41,4 +44,4 @@ def runtime() -> TestRuntime:
 
 
 def tiny_checkpoint(rt, x4_vae: bool = False) -> str:
-    return comfy_runtime.tiny_checkpoint(rt, x4_vae)
+    return dev_assets.tiny_checkpoint(rt, x4_vae)

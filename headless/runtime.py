@@ -1,34 +1,25 @@
 """A real ComfyUI in this process: boot it, load the pack the way ComfyUI does, run API-format graphs.
 
-Used by the demo, the tests and the benchmarks. ComfyUI comes from ``COMFYUI_PATH`` or from the cache that
-``scripts/setup_env.py`` fills (0.3.75). The pack (and any extra packs, such as the tests' node pack) is
-linked into a fresh custom_nodes folder and loaded through ``nodes.init_extra_nodes``; graphs are checked
-by ComfyUI's own ``validate_prompt`` and run by its ``PromptExecutor``.
+ComfyUI comes from ``COMFYUI_PATH`` or from the cache that ``scripts/setup_env.py`` fills (0.3.75); see
+``paths.py``. The pack (and any extra packs, such as the tests' node pack) is linked into a fresh
+custom_nodes folder and loaded through ``nodes.init_extra_nodes``; graphs are checked by ComfyUI's own
+``validate_prompt`` and run by its ``PromptExecutor``.
 """
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import sys
 import tempfile
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from .paths import PACK_ROOT as REPO
+from .paths import cache_dir, comfyui_dir
+
 PACK_DIR_NAME = "comfyui-boomerang"
 
-log = logging.getLogger("boomerang.tests")
-
-
-def _setup_module():
-    spec = importlib.util.spec_from_file_location("_boomerang_setup_env", REPO / "scripts" / "setup_env.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SETUP = _setup_module()
+log = logging.getLogger("boomerang.headless")
 
 
 class GraphError(RuntimeError):
@@ -56,10 +47,10 @@ class _Server:
 class ComfyRuntime:
     def __init__(self, extra_packs=(), io_dir: Path | None = None, output_dir: Path | None = None,
                  load_pack: bool = True):
-        self.root = SETUP.comfyui_dir()
+        self.root = comfyui_dir()
         self.extra_packs = [Path(p) for p in extra_packs]
         self.custom_nodes = Path(tempfile.mkdtemp(prefix="boomerang-custom-nodes-"))
-        self.models = SETUP.cache_dir() / "models"
+        self.models = cache_dir() / "models"
         self.io_dir = Path(io_dir) if io_dir else Path(tempfile.mkdtemp(prefix="boomerang-io-"))
         self.output_dir = Path(output_dir) if output_dir else self.io_dir / "output"
         self.nodes = None
@@ -139,23 +130,3 @@ class ComfyRuntime:
             errors = [m for m in executor.status_messages if m[0] in ("execution_error", "execution_interrupted")]
             raise GraphError("ComfyUI failed to execute the graph", errors)
         return {"history": executor.history_result, "messages": server.messages}
-
-
-def tiny_checkpoint(rt: ComfyRuntime, x4_vae: bool = False) -> str:
-    """File name (for CheckpointLoaderSimple) of the tiny SD1.5 checkpoint, generated once per machine."""
-    spec = importlib.util.spec_from_file_location("_boomerang_tiny", REPO / "scripts" / "tiny_checkpoint.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.ensure(rt.models / "checkpoints", x4_vae=x4_vae).name
-
-
-def write_photo(directory: Path, width: int = 64, height: int | None = None) -> str:
-    """The bundled photo: scikit-image's astronaut (public domain, NASA), resized, written as PNG; its name."""
-    from PIL import Image
-    from skimage import data
-
-    height = height or width
-    path = Path(directory) / f"astronaut_{width}x{height}.png"
-    if not path.is_file():
-        Image.fromarray(data.astronaut()).resize((width, height), Image.Resampling.LANCZOS).save(path)
-    return path.name
