@@ -1,4 +1,5 @@
-"""ComfyUI workflow files: build UI-format (version 0.4) graphs and convert them to API format.
+"""ComfyUI workflow files: build UI-format (version 0.4) graphs; the conversion to API format is
+``headless.graphs.ui_to_api`` (product code, also used by the dataset jobs).
 
 Both directions read the live node definitions (``INPUT_TYPES`` / ``RETURN_TYPES`` of the node classes that
 ComfyUI loaded), so the order of ``widgets_values`` is the one the frontend uses: every widget input
@@ -7,58 +8,14 @@ after an input that has ``control_after_generate``.
 """
 from __future__ import annotations
 
+import sys
 import uuid
+from pathlib import Path
 
-WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
-FRONTEND_ONLY = {"Note", "MarkdownNote"}
-MODE_MUTED, MODE_BYPASSED = 2, 4
-
-
-def _specs(node_class):
-    defs = node_class.INPUT_TYPES()
-    for section in ("required", "optional"):
-        for name, spec in defs.get(section, {}).items():
-            type_ = spec[0]
-            opts = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
-            yield name, type_, opts
-
-
-def is_widget(type_, opts) -> bool:
-    return (isinstance(type_, list) or type_ in WIDGET_TYPES) and not opts.get("forceInput", False)
-
-
-def _type_name(type_) -> str:
-    return "COMBO" if isinstance(type_, list) else str(type_)
-
-
-def ui_to_api(ui: dict, node_classes: dict) -> dict:
-    """An API-format prompt from a UI-format workflow (Note nodes, muted and bypassed nodes are left out)."""
-    links = {link[0]: link for link in ui.get("links", [])}
-    api = {}
-    for node in sorted(ui["nodes"], key=lambda n: n["id"]):
-        if node["type"] in FRONTEND_ONLY or node.get("mode", 0) in (MODE_MUTED, MODE_BYPASSED):
-            continue
-        if node["type"] not in node_classes:
-            raise KeyError(f"node {node['id']} has type {node['type']!r}, which this ComfyUI does not have")
-        linked = {}
-        for inp in node.get("inputs", []):
-            if inp.get("link") is not None:
-                link = links[inp["link"]]
-                linked[inp["name"]] = [str(link[1]), link[2]]
-        values = list(node.get("widgets_values", []))
-        inputs, k = {}, 0
-        for name, type_, opts in _specs(node_classes[node["type"]]):
-            if is_widget(type_, opts):
-                if k >= len(values):
-                    raise ValueError(f"node {node['id']} ({node['type']}) has too few widgets_values for {name!r}")
-                value = values[k]
-                k += 2 if opts.get("control_after_generate") else 1
-                inputs[name] = linked.get(name, value)
-            elif name in linked:
-                inputs[name] = linked[name]
-        api[str(node["id"])] = {"class_type": node["type"], "inputs": inputs,
-                                "_meta": {"title": node.get("title") or node["type"]}}
-    return api
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+from headless.graphs import input_specs as _specs  # noqa: E402  (one piece of code with the dataset presets)
+from headless.graphs import is_widget, ui_to_api  # noqa: E402,F401
+from headless.graphs import type_name as _type_name  # noqa: E402
 
 
 class UIWorkflow:

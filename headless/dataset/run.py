@@ -1,0 +1,262 @@
+"""The driver of a dataset job: plan from the manifest, feed batches to a worker (here) or to Ray actors,
+write each output atomically, then record it. ``run_job`` is the Python API; ``python -m headless dataset``
+is its command line."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .items import BadImage, Item, discover, file_hash, item_seed, load_pixels, output_path
+from .manifest import Manifest
+
+log = logging.getLogger("boomerang.dataset")
+TMP_SUFFIX = ".boomerang-tmp"
+
+
+@dataclass
+class JobResult:
+    output: Path
+    total: int = 0  # items of the job (inputs x copies)
+    done_now: int = 0  # made by this run
+    skipped: int = 0  # already done with the same input and parameters
+    failed: list = field(default_factory=list)  # (rel, copy, reason) of every failed item
+    interrupted: bool = False
+    seconds: float = 0.0
+    batches_lost: int = 0  # Ray batches whose worker died; their items were redone
+    copies: int = 1
+
+    @property
+    def exit_code(self) -> int:
+        return 130 if self.interrupted else (1 if self.failed else 0)
+
+
+class LocalExecutor:
+    """Runs each batch in this process, on one Worker."""
+
+    def __init__(self, worker):
+        self.worker, self.queue = worker, deque()
+
+    def free(self) -> bool:
+        return not self.queue
+
+    def busy(self) -> bool:
+        return bool(self.queue)
+
+    def submit(self, batch):
+        self.queue.append(batch)
+
+    def wait(self):
+        batch = self.queue.popleft()
+        return [(batch, self.worker.run(batch))]
+
+    def close(self):
+        pass
+
+
+def write_atomic(path: Path, data: bytes):
+    """Write ``data`` to ``path`` through a temporary name in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def plan(spec, sources, out: Path, manifest: Manifest, retry_failed: bool, result: JobResult) -> list[Item]:
+    """The items to make now; records them as pending. Done items with the same input and parameters are
+    skipped; failed ones too unless ``retry_failed``."""
+    params = spec.params_hash()
+    rows, known = manifest.rows(), manifest.stat_hashes()
+    todo, entries, owners = [], [], {}
+    for src in sources:
+        try:
+            st = src.path.stat()
+            prev = known.get(src.rel)
+            same = prev is not None and prev[0] == st.st_size and prev[1] == st.st_mtime_ns
+            ihash = prev[2] if same else file_hash(src.path)
+        except OSError as err:
+            st, ihash = None, f"unreadable: {err}"
+        for copy in range(spec.copies):
+            item = Item(src.rel, copy, item_seed(spec.seed, src.rel, copy), output_path(src.rel, copy, spec.copies),
+                        ihash)
+            result.total += 1
+            if item.output in owners:
+                result.failed.append((src.rel, copy, f"output {item.output} is also made from {owners[item.output]}"))
+                continue
+            owners[item.output] = src.rel
+            row = rows.get((src.rel, copy))
+            unchanged = row is not None and row["params_hash"] == params and row["input_hash"] == ihash
+            if unchanged and row["state"] == "done" and (out / row["output"]).is_file():
+                result.skipped += 1
+                continue
+            if unchanged and row["state"] == "failed" and not retry_failed:
+                result.failed.append((src.rel, copy, row["error"]))
+                continue
+            item.path = src.path
+            todo.append(item)
+            entries.append({"rel": src.rel, "copy": copy, "params_hash": params, "input_hash": ihash,
+                            "input_size": st.st_size if st else None, "input_mtime_ns": st.st_mtime_ns if st else None,
+                            "seed": item.seed, "output": item.output})
+    manifest.plan(entries)
+    return todo
+
+
+def batches(items: list[Item], size: int, max_pixels: int, failures: list):
+    """Batches of items of equal image size, in input order as far as sizes allow; unusable inputs go to
+    ``failures`` as (item, reason). Memory holds at most one open batch per image size."""
+    open_batches: OrderedDict = OrderedDict()
+    cache = (None, None)
+    for item in items:
+        if cache[0] != item.rel:
+            try:
+                pixels, note = load_pixels(item.path, max_pixels)
+                if note:
+                    log.info("%s: %s", item.rel, note)
+                cache = (item.rel, pixels)
+            except BadImage as err:
+                cache = (item.rel, err)
+        if isinstance(cache[1], BadImage):
+            failures.append((item, str(cache[1])))
+            continue
+        shape = cache[1].shape
+        bucket = open_batches.setdefault(shape, [])
+        bucket.append({"rel": item.rel, "copy": item.copy, "seed": item.seed, "pixels": cache[1]})
+        if len(bucket) == size:
+            yield open_batches.pop(shape)
+    yield from open_batches.values()
+
+
+class _Stop:
+    """SIGINT handler: the first Ctrl-C stops after the current batch, the second aborts."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        log.warning("stopping after the current batch (Ctrl-C again to abort); run the same command to resume")
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def run_job(spec, inputs, output, *, runtime=None, ray=None, workers=None, retry_failed: bool = False,
+            progress: bool = True, on_commit=None) -> JobResult:
+    """Run ``spec`` over the images of ``inputs`` (folder or list file) into ``output``; resumable.
+
+    runtime: a booted ``headless.ComfyRuntime`` to reuse (local runs); ray: None for this process, True for a
+    new local Ray cluster or an address ("auto", "ray://host:10001", "host:6379"); workers: Ray actors
+    (default: one per GPU, else one per CPU). on_commit(result, executor) is called after each batch is
+    recorded. Returns a JobResult; nothing is raised for bad images (they are listed in ``failed``)."""
+    start = time.perf_counter()
+    out = Path(output).expanduser().resolve()
+    src_root = Path(inputs).expanduser().resolve()
+    if src_root.is_dir() and (out == src_root or src_root in out.parents):
+        raise ValueError(f"--output must be outside the input folder {src_root}; received {out}")
+    sources = discover(src_root)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.rglob(f"*{TMP_SUFFIX}"):
+        stale.unlink()  # a file a killed run did not finish; its item is still pending
+    manifest = Manifest(out)
+    result = JobResult(out, copies=spec.copies)
+    try:
+        manifest.set_job(params_hash=spec.params_hash(), inputs=src_root, spec=repr(spec))
+        todo = plan(spec, sources, out, manifest, retry_failed, result)
+        log.info("%d item(s): %d to do, %d already done, %d failed before", result.total, len(todo),
+                 result.skipped, len(result.failed))
+        if todo:
+            _execute(spec, todo, out, manifest, result, runtime, ray, workers, progress, on_commit)
+    finally:
+        manifest.close()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _execute(spec, todo, out, manifest, result, runtime, ray, workers, progress, on_commit):
+    if ray is None or ray is False:
+        from .worker import Worker
+
+        worker = Worker(spec, runtime)
+        log.info("job: %s", worker.describe())
+        executor = LocalExecutor(worker)
+    else:
+        from .ray_pool import RayExecutor
+
+        executor = RayExecutor(spec, ray, workers)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo), desc="dataset", unit="item", mininterval=0.5, smoothing=0.1)
+    failures: list = []
+    retry: deque = deque()
+    stream = batches(todo, spec.batch, spec.max_pixels, failures)
+
+    def record_failures():
+        if failures:
+            manifest.finish([], [(i.rel, i.copy, reason) for i, reason in failures])
+            result.failed.extend((i.rel, i.copy, reason) for i, reason in failures)
+            if bar is not None:
+                bar.update(len(failures))
+            failures.clear()
+
+    try:
+        with _Stop() as stop:
+            exhausted = False
+            while True:
+                while executor.free() and not stop.requested and (retry or not exhausted):
+                    batch = retry.popleft() if retry else next(stream, None)
+                    record_failures()
+                    if batch is None:
+                        exhausted = True
+                        break
+                    executor.submit(batch)
+                if not executor.busy():
+                    break
+                for batch, results in executor.wait():
+                    if results is None:  # the worker died: its items go out again
+                        result.batches_lost += 1
+                        retry.append(batch)
+                        continue
+                    _commit(out, manifest, result, results)
+                    if bar is not None:
+                        bar.update(len(results))
+                    if on_commit is not None:
+                        on_commit(result, executor)
+            record_failures()
+            result.interrupted = stop.requested and (bool(retry) or not exhausted)
+    finally:
+        executor.close()
+        if bar is not None:
+            bar.close()
+
+
+def _commit(out: Path, manifest: Manifest, result: JobResult, results: list[dict]):
+    """Files first (temporary name, rename), then the manifest, in one transaction per batch."""
+    done, failed = [], []
+    for r in results:
+        if "png" in r:
+            write_atomic(out / output_path(r["rel"], r["copy"], result.copies), r["png"])
+            done.append((r["rel"], r["copy"]))
+        else:
+            failed.append((r["rel"], r["copy"], r["error"]))
+    manifest.finish(done, failed)
+    result.done_now += len(done)
+    result.failed.extend(failed)

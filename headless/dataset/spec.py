@@ -1,0 +1,91 @@
+"""A dataset job's settings (``JobSpec``), checked with errors that name the setting, its range and the value."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+PRESETS = ("anonymize", "augment", "upscale")
+DEFAULT_T_BOOM = {"anonymize": 500, "augment": 300, "upscale": 0}  # upscale: 0 = automatic from the factor
+MAX_SEED = (1 << 64) - 1
+FORMAT_VERSION = 1  # bump when the outputs of an unchanged spec would change
+
+
+def _check(name: str, value, low, high, kind: str = "an integer"):
+    bad_type = isinstance(value, bool) or not isinstance(value, (int, float) if kind == "a number" else int)
+    if bad_type or not low <= value <= high:
+        raise ValueError(f"{name} must be {kind} in [{low:g}, {high:g}]; received {value!r}")
+
+
+@dataclass
+class JobSpec:
+    """What to do with every input image. Either ``preset`` or ``workflow`` (an API- or UI-format file with
+    exactly one LoadImage and one SaveImage); the sampling settings apply to presets only."""
+
+    preset: str | None = "anonymize"
+    workflow: Path | None = None
+    checkpoint: Path | None = None  # None: the built-in digits DDPM; a folder: diffusers pixel model; a file: SD-style
+    prompt: str = ""
+    t_boom: int | None = None  # None: the preset's default (anonymize 500, augment 300, upscale 0 = automatic)
+    sampler: str | None = None  # None: boomerang_exact for pixel models, dpmpp_3m_sde for checkpoints
+    scheduler: str = "karras"
+    steps: int | None = None  # fast-path steps; None: min(20, t_boom)
+    cfg: float | None = None  # None: 1.0 for pixel models, 7.5 for checkpoints
+    copies: int = 1  # augment: local samples per input
+    factor: float = 4.0  # upscale
+    seed: int = 0
+    batch: int = 8
+    max_pixels: int = 16_777_216
+    extra: dict = field(default_factory=dict)  # free-form, recorded in the parameters hash
+
+    def __post_init__(self):
+        if self.workflow is not None:
+            self.workflow = Path(self.workflow).expanduser()
+            if not self.workflow.is_file():
+                raise ValueError(f"--workflow must be an existing workflow JSON file; received {self.workflow}")
+            self.preset = None
+        elif self.preset not in PRESETS:
+            raise ValueError(f"--preset must be one of {', '.join(PRESETS)}; received {self.preset!r}")
+        if self.checkpoint is not None:
+            self.checkpoint = Path(self.checkpoint).expanduser()
+            if not (self.checkpoint.is_dir() or self.checkpoint.is_file()):
+                raise ValueError(f"--checkpoint must be an existing diffusers model folder or checkpoint file; "
+                                 f"received {self.checkpoint}")
+            self.checkpoint = self.checkpoint.resolve()
+        if self.t_boom is None and self.preset:
+            self.t_boom = DEFAULT_T_BOOM[self.preset]
+        if self.t_boom is not None:
+            _check("--t-boom", self.t_boom, 0, 10000)
+        if self.steps is not None:
+            _check("--steps", self.steps, 1, 10000)
+        if self.cfg is not None:
+            _check("--cfg", self.cfg, 0.0, 100.0, "a number")
+        _check("--copies", self.copies, 1, 1000)
+        if self.preset != "augment" and self.copies != 1:
+            raise ValueError(f"--copies must be 1 unless --preset augment; received {self.copies}")
+        _check("--factor", self.factor, 1.0, 64.0, "a number")
+        _check("--seed", self.seed, 0, MAX_SEED)
+        _check("--batch", self.batch, 1, 1024)
+        _check("--max-pixels", self.max_pixels, 1, 1 << 34)
+
+    def params_hash(self) -> str:
+        """Everything that changes an output's bytes: the settings (not batch or max_pixels), the workflow
+        file's content and the model file's identity. Items made under another hash are redone."""
+        data = {k: v for k, v in asdict(self).items() if k not in ("batch", "max_pixels")}
+        data["workflow"] = _file_identity(self.workflow, content=True)
+        data["checkpoint"] = _file_identity(self.checkpoint)
+        data["format"] = FORMAT_VERSION
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _file_identity(path: Path | None, content: bool = False):
+    if path is None:
+        return None
+    if content:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    if path.is_dir():
+        return [str(path)] + sorted((str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns)
+                                    for p in path.rglob("*") if p.is_file())
+    st = path.stat()
+    return [str(path), st.st_size, st.st_mtime_ns]

@@ -1,0 +1,92 @@
+"""A dataset worker: one booted ComfyUI with the job's model loaded once; turns batches of items into PNG bytes.
+
+The same class runs in the local process and inside each Ray actor. It never writes into the job's output
+folder: the driver does that (temporary name, rename, then the manifest), so the manifest stays the single
+source of truth and a worker that dies mid-batch loses nothing."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from .graph import preset_template, workflow_template
+
+log = logging.getLogger("boomerang.dataset")
+
+
+def encode_png(image, text: dict) -> bytes:
+    """PNG bytes of a PIL image with ``text`` as tEXt chunks (as ComfyUI's SaveImage stores its workflow)."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    for key, value in text.items():
+        info.add_text(key, value if isinstance(value, str) else json.dumps(value))
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", pnginfo=info, compress_level=4)
+    return buf.getvalue()
+
+
+class Worker:
+    def __init__(self, spec, runtime=None):
+        import headless
+        from headless.models import choose_model
+
+        self.spec = spec
+        self.rt = runtime or headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-dataset-"))).boot()
+        classes = self.rt.nodes.NODE_CLASS_MAPPINGS
+        self.model = choose_model(self.rt, spec.checkpoint, spec.prompt)
+        if spec.workflow is not None:
+            self.template = workflow_template(classes, spec.workflow)
+        else:
+            self.template = preset_template(classes, spec, self.model)
+        self.classes = classes
+        self.meta = self.template.settings()
+        self.input_dir = Path(self.rt.folder_paths.get_input_directory())
+        self.output_dir = Path(self.rt.folder_paths.get_output_directory())
+
+    def describe(self) -> str:
+        m = self.meta
+        return (f"{self.template.origin}, model {m.get('model')}, t_boom {m.get('t_boom')}, "
+                f"sampler {m.get('sampler')}, steps {m.get('steps')}")
+
+    def run(self, batch: list[dict]) -> list[dict]:
+        """Items {rel, copy, seed, pixels} -> [{rel, copy, png} or {rel, copy, error}], in order. A batch whose
+        graph fails is retried item by item, so one bad item does not fail its neighbours."""
+        try:
+            return self._run(batch)
+        except Exception as err:  # noqa: BLE001 - reported per item, the job goes on
+            if len(batch) == 1:
+                return [{"rel": batch[0]["rel"], "copy": batch[0]["copy"], "error": f"graph failed: {err}"}]
+            log.warning("a batch of %d failed (%s); running its items one by one", len(batch), str(err)[:200])
+            return [r for item in batch for r in self.run([item])]
+
+    def _run(self, batch: list[dict]) -> list[dict]:
+        from PIL import Image
+
+        tag = uuid.uuid4().hex[:12]
+        names = []
+        for k, item in enumerate(batch):
+            names.append(f"boomerang-dataset-{tag}-{k}.png")
+            Image.fromarray(item["pixels"]).save(self.input_dir / names[-1], compress_level=1)
+        prefix = f"boomerang-dataset-staging/{tag}"
+        try:
+            graph, where = self.template.expand(names, [int(i["seed"]) for i in batch], prefix, self.classes)
+            outputs = self.rt.execute(graph, keep_cache=True)["history"]["outputs"]
+            results = []
+            for item, (save_id, index) in zip(batch, where):
+                entry = outputs[save_id]["images"][index]
+                with Image.open(self.output_dir / entry["subfolder"] / entry["filename"]) as staged:
+                    image = staged.convert("RGB")
+                text = {**{k: str(v) for k, v in self.meta.items()}, "seed": str(item["seed"]),
+                        "source": item["rel"], "copy": str(item["copy"]),
+                        "prompt": self.template.single(Path(item["rel"]).name, int(item["seed"]))}
+                results.append({"rel": item["rel"], "copy": item["copy"], "png": encode_png(image, text)})
+            return results
+        finally:
+            for name in names:
+                (self.input_dir / name).unlink(missing_ok=True)
+            shutil.rmtree(self.output_dir / prefix, ignore_errors=True)

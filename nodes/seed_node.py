@@ -1,0 +1,55 @@
+"""BoomerangItemSeeds: give every batch item its own seed (through the latent's ``batch_index``)."""
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from ..boomerang.errors import BoomerangInputError
+from . import glue, inputs
+
+MAX_ITEM_SEED = (1 << 63) - 1
+
+
+def parse_seeds(text: str, batch_size: int) -> list[int]:
+    """The comma-separated seeds of ``text``, one per batch item, each in [0, 2**63 - 1]."""
+    try:
+        seeds = [int(s) for s in str(text).replace("\n", ",").split(",") if s.strip()]
+    except ValueError:
+        raise BoomerangInputError("seeds", "integers separated by commas", text) from None
+    if len(seeds) != batch_size:
+        raise BoomerangInputError("seeds", f"one seed per batch item ({batch_size})", f"{len(seeds)} seeds")
+    bad = [s for s in seeds if not 0 <= s <= MAX_ITEM_SEED]
+    if bad:
+        raise BoomerangInputError("seeds", f"integers in [0, {MAX_ITEM_SEED}]", bad[0])
+    return seeds
+
+
+class BoomerangItemSeeds(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return inputs.schema(
+            node_id="BoomerangItemSeeds",
+            display_name="Boomerang Item Seeds (one per batch item)",
+            description="Give each batch item its own seed: with seed 0 in BoomerangNoise and "
+                        "PartialReverseSampler, item i then gets exactly the result of a batch of one with "
+                        "seed seeds[i]. The dataset jobs use it so that outputs do not depend on batching. "
+                        "Stored as the latent's batch_index, which the Boomerang nodes add to their seed; "
+                        "use it with Boomerang nodes only (stock samplers read batch_index differently).",
+            search_aliases=["boomerang", "seeds", "batch index", "per item seed", "dataset"],
+            inputs=[
+                io.Latent.Input("latent", tooltip="A batch of latents (e.g. from VAE Encode)."),
+                io.String.Input("seeds", default="0", multiline=False,
+                                tooltip="One integer seed per batch item, separated by commas, each in "
+                                        f"[0, {MAX_ITEM_SEED}]."),
+            ],
+            outputs=[io.Latent.Output(display_name="latent")],
+        )
+
+    @classmethod
+    def execute(cls, latent, seeds) -> io.NodeOutput:
+        samples = latent.get("samples") if isinstance(latent, dict) else None
+        if samples is None:
+            raise BoomerangInputError("latent", "a LATENT with a 'samples' tensor", type(latent).__name__)
+        out = latent.copy()
+        out["batch_index"] = parse_seeds(seeds, int(samples.shape[0]))
+        out.pop(glue.META, None)
+        return io.NodeOutput(out)
