@@ -17,6 +17,7 @@ from .manifest import Manifest
 
 log = logging.getLogger("boomerang.dataset")
 TMP_SUFFIX = ".boomerang-tmp"
+MAX_LOSSES = 3  # a batch whose worker died this often fails (an input that crashes the worker)
 
 
 @dataclass
@@ -231,10 +232,15 @@ def _execute(spec, todo, out, manifest, result, runtime, ray, workers, progress,
                 if not executor.busy():
                     break
                 for batch, results in executor.wait():
-                    if results is None:  # the worker died: its items go out again
+                    if results is None:  # the worker died: its items go out again, at most MAX_LOSSES times
                         result.batches_lost += 1
-                        retry.append(batch)
-                        continue
+                        for it in batch:
+                            it["lost"] = it.get("lost", 0) + 1
+                        if batch[0]["lost"] < MAX_LOSSES:
+                            retry.append(batch)
+                            continue
+                        results = [{"rel": it["rel"], "copy": it["copy"], "error": f"its worker died {MAX_LOSSES} "
+                                    "times while making it"} for it in batch]
                     _commit(out, manifest, result, results)
                     if bar is not None:
                         bar.update(len(results))

@@ -37,6 +37,9 @@ class Worker:
 
         self.spec = spec
         self.rt = runtime or headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-dataset-"))).boot()
+        import comfy.utils
+
+        comfy.utils.set_progress_bar_enabled(False)  # per-node sampler bars; the job has one bar over items
         classes = self.rt.nodes.NODE_CLASS_MAPPINGS
         self.model = choose_model(self.rt, spec.checkpoint, spec.prompt)
         if spec.workflow is not None:

@@ -1,0 +1,88 @@
+"""``python -m headless dataset INPUT OUTPUT [options]``: the command line of the dataset jobs."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .spec import PRESETS, JobSpec
+
+log = logging.getLogger("boomerang.dataset")
+
+EPILOG = """examples:
+  python -m headless dataset photos/ anonymized/ --preset anonymize --t-boom 500
+  python -m headless dataset photos/ augmented/ --preset augment --copies 4 --checkpoint ~/models/sd15.safetensors
+  python -m headless dataset small/ large/ --preset upscale --factor 4
+  python -m headless dataset photos/ out/ --workflow my_boomerang_api.json --ray auto
+Re-running the same command resumes: done items are skipped, changed inputs or settings are redone."""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m headless dataset", epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                description="Run a Boomerang graph over every image of a folder (recursive; png, jpg, "
+                                            "jpeg, webp) or of a list file; resumable; optionally on Ray.")
+    p.add_argument("input", help="folder of images, or a text file with one image path a line")
+    p.add_argument("output", help="output folder (mirrors the input's relative paths, as PNG; holds the manifest)")
+    job = p.add_mutually_exclusive_group()
+    job.add_argument("--preset", default="anonymize", help=f"one of {', '.join(PRESETS)} (default anonymize)")
+    job.add_argument("--workflow", help="an API-format (or UI-format) workflow with exactly one LoadImage and one "
+                                        "SaveImage; its seed inputs are set per item")
+    p.add_argument("--checkpoint", help="SD-style .safetensors checkpoint or diffusers pixel-model folder "
+                                        "(default: the built-in digits DDPM)")
+    p.add_argument("--prompt", default="", help="positive prompt (checkpoints with a text encoder)")
+    p.add_argument("--t-boom", type=int, help="start level in the model's timesteps (default: anonymize 500, "
+                                              "augment 300, upscale 0 = automatic from the factor)")
+    p.add_argument("--sampler", help="boomerang_exact (default for pixel models) or a ComfyUI sampler "
+                                     "(default dpmpp_3m_sde for checkpoints)")
+    p.add_argument("--scheduler", default="karras", help="fast-path scheduler (default karras)")
+    p.add_argument("--steps", type=int, help="fast-path steps (default min(20, t_boom))")
+    p.add_argument("--cfg", type=float, help="guidance scale (default 1 for pixel models, 7.5 for checkpoints)")
+    p.add_argument("--copies", type=int, default=1, help="augment: local samples per image (default 1)")
+    p.add_argument("--factor", type=float, default=4.0, help="upscale: factor in [1, 64] (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="base seed; each output's seed is a hash of it, the "
+                                                       "input's relative path and the copy index")
+    p.add_argument("--batch", type=int, default=8, help="images of equal size per batch (default 8)")
+    p.add_argument("--max-pixels", type=int, default=16_777_216, help="larger images fail (default 4096 x 4096)")
+    p.add_argument("--retry-failed", action="store_true", help="retry items that failed in an earlier run")
+    p.add_argument("--ray", nargs="?", const=True, default=None, metavar="ADDRESS",
+                   help="run on Ray: no ADDRESS starts a local cluster; 'auto' or host:6379 joins one")
+    p.add_argument("--workers", type=int, help="Ray actors (default: one per GPU, else one per CPU)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[dataset] %(message)s")
+    from .run import run_job
+
+    try:
+        spec = JobSpec(preset=args.preset, workflow=args.workflow, checkpoint=args.checkpoint, prompt=args.prompt,
+                       t_boom=args.t_boom, sampler=args.sampler, scheduler=args.scheduler, steps=args.steps,
+                       cfg=args.cfg, copies=args.copies, factor=args.factor, seed=args.seed, batch=args.batch,
+                       max_pixels=args.max_pixels)
+        if args.workers is not None and not 1 <= args.workers <= 4096:
+            raise ValueError(f"--workers must be an integer in [1, 4096]; received {args.workers}")
+        if args.workers is not None and args.ray is None:
+            raise ValueError(f"--workers needs --ray; received --workers {args.workers} without it")
+        result = run_job(spec, args.input, args.output, ray=args.ray, workers=args.workers,
+                         retry_failed=args.retry_failed, progress=not args.no_progress)
+    except ValueError as err:
+        log.error("%s", err)
+        return 2
+    except ImportError as err:
+        log.error("%s", err)
+        return 3
+    log.info("%d item(s): %d made now, %d already done, %d failed, %.1f s%s", result.total, result.done_now,
+             result.skipped, len(result.failed), result.seconds,
+             f", {result.batches_lost} batch(es) of dead workers redone" if result.batches_lost else "")
+    for rel, copy, reason in result.failed:
+        log.error("FAILED %s (copy %d): %s", rel, copy, reason)
+    if result.interrupted:
+        log.warning("interrupted; run the same command again to resume")
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
