@@ -54,7 +54,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="[dataset] %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="[dataset] %(message)s")
+    logging.getLogger("boomerang").setLevel(logging.INFO)  # ComfyUI's own start-up chatter stays quiet
     from .run import run_job
 
     try:

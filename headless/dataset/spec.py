@@ -15,7 +15,8 @@ FORMAT_VERSION = 1  # bump when the outputs of an unchanged spec would change
 def _check(name: str, value, low, high, kind: str = "an integer"):
     bad_type = isinstance(value, bool) or not isinstance(value, (int, float) if kind == "a number" else int)
     if bad_type or not low <= value <= high:
-        raise ValueError(f"{name} must be {kind} in [{low:g}, {high:g}]; received {value!r}")
+        fmt = (lambda v: f"{v:g}") if kind == "a number" else str
+        raise ValueError(f"{name} must be {kind} in [{fmt(low)}, {fmt(high)}]; received {value!r}")
 
 
 @dataclass
@@ -44,6 +45,7 @@ class JobSpec:
             self.workflow = Path(self.workflow).expanduser()
             if not self.workflow.is_file():
                 raise ValueError(f"--workflow must be an existing workflow JSON file; received {self.workflow}")
+            check_workflow_roles(self.workflow)
             self.preset = None
         elif self.preset not in PRESETS:
             raise ValueError(f"--preset must be one of {', '.join(PRESETS)}; received {self.preset!r}")
@@ -77,6 +79,25 @@ class JobSpec:
         data["checkpoint"] = _file_identity(self.checkpoint)
         data["format"] = FORMAT_VERSION
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def check_workflow_roles(path: Path):
+    """Exactly one LoadImage and one SaveImage in an API-format file (UI files are checked after ComfyUI
+    boots, when they can be converted), so a wrong file fails before anything starts."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"--workflow must be a ComfyUI workflow JSON file; {path} could not be read: {err}") from None
+    if isinstance(data, dict) and isinstance(data.get("prompt"), dict):
+        data = data["prompt"]
+    if not isinstance(data, dict) or ("nodes" in data and "links" in data):
+        return
+    for role in ("LoadImage", "SaveImage"):
+        ids = sorted(str(k) for k, n in data.items() if isinstance(n, dict) and n.get("class_type") == role)
+        if len(ids) != 1:
+            what = "none" if not ids else f"{len(ids)} (node ids {', '.join(ids)}), which is ambiguous"
+            raise ValueError(f"--workflow must have exactly one {role} node (the job's "
+                             f"{'input' if role == 'LoadImage' else 'output'}); {path} has {what}")
 
 
 def _file_identity(path: Path | None, content: bool = False):
