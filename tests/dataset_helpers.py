@@ -61,3 +61,21 @@ def output_files(out: Path) -> dict:
         if p.is_file() and not p.name.startswith("boomerang-manifest.sqlite"):
             files[p.relative_to(out).as_posix()] = pixels(p) if p.suffix == ".png" else None
     return files
+
+
+def one_thread():
+    """A context manager: torch on one thread (far faster than two on cores shared with other jobs)."""
+    import contextlib
+
+    import torch
+
+    @contextlib.contextmanager
+    def manager():
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+    return manager()

@@ -8,12 +8,18 @@ import sys
 
 import numpy as np
 import pytest
-from dataset_helpers import REPO, manifest_rows, output_files, pixels, spec_seed, write_digits
+from dataset_helpers import REPO, manifest_rows, one_thread, output_files, pixels, spec_seed, write_digits
 from PIL import Image
 
 from headless.dataset import JobSpec, run_job
 
 FAST = {"t_boom": 20}  # the exact sampler over 20 of T = 1000 steps: a near copy, a few ms per image
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with one_thread():
+        yield
 
 
 def test_folder_job_end_to_end(comfy, tmp_path, caplog):

@@ -69,7 +69,7 @@ class RayExecutor:
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
         count = workers or (gpus or cpus)
-        options = {"num_gpus": 1} if gpus else {"num_cpus": 1}
+        options = {"num_gpus": 1} if gpus else {"num_cpus": spec.threads or 1}
         path = os.pathsep.join(p for p in (str(PACK_ROOT), os.environ.get("PYTHONPATH", "")) if p)
         env = {"PYTHONPATH": path, "COMFYUI_PATH": str(comfyui_dir()), "BOOMERANG_CACHE": str(cache_dir())}
         actor_class = ray.remote(max_restarts=-1, max_task_retries=0)(DatasetActor)

@@ -38,6 +38,7 @@ class JobSpec:
     seed: int = 0
     batch: int = 8
     max_pixels: int = 16_777_216
+    threads: int | None = None  # CPU only: torch threads per worker (None: torch's default)
     extra: dict = field(default_factory=dict)  # free-form, recorded in the parameters hash
 
     def __post_init__(self):
@@ -70,11 +71,13 @@ class JobSpec:
         _check("--seed", self.seed, 0, MAX_SEED)
         _check("--batch", self.batch, 1, 1024)
         _check("--max-pixels", self.max_pixels, 1, 1 << 34)
+        if self.threads is not None:
+            _check("--threads", self.threads, 1, 1024)
 
     def params_hash(self) -> str:
-        """Everything that changes an output's bytes: the settings (not batch or max_pixels), the workflow
+        """Everything that changes an output's bytes: the settings (not batch, max_pixels, threads), the workflow
         file's content and the model file's identity. Items made under another hash are redone."""
-        data = {k: v for k, v in asdict(self).items() if k not in ("batch", "max_pixels")}
+        data = {k: v for k, v in asdict(self).items() if k not in ("batch", "max_pixels", "threads")}
         data["workflow"] = _file_identity(self.workflow, content=True)
         data["checkpoint"] = _file_identity(self.checkpoint)
         data["format"] = FORMAT_VERSION

@@ -40,6 +40,10 @@ class Worker:
         import comfy.utils
 
         comfy.utils.set_progress_bar_enabled(False)  # per-node sampler bars; the job has one bar over items
+        if spec.threads:
+            import torch
+
+            torch.set_num_threads(spec.threads)
         classes = self.rt.nodes.NODE_CLASS_MAPPINGS
         self.model = choose_model(self.rt, spec.checkpoint, spec.prompt)
         if spec.workflow is not None:
