@@ -32,8 +32,13 @@ TORCH_TRIO = ["torch==2.11.0", "torchvision==0.26.0", "torchaudio==2.11.0"]
 TORCH_NAMES = {"torch", "torchvision", "torchaudio"}
 # What the tests and the demo need beyond ComfyUI's own requirements.
 PACK_REQUIREMENTS = ["diffusers==0.42.1"]  # requirements.txt asks users for diffusers>=0.30 (pixel models only)
+# ray: optional for users (dataset jobs with --ray); the tests run a local cluster. Its version is the one
+# headless/dataset/ray_pool.py names in its install hint.
 PROJECT_EXTRAS = ["pytest>=8", "requests", "scikit-image>=0.22", "playwright>=1.40", "scikit-learn>=1.3",
-                  "matplotlib>=3.7"]
+                  "matplotlib>=3.7", "ray==2.60.0"]
+# comfy-cli (the Registry's `comfy node validate`) pulls many pinned packages that can clash with ComfyUI's:
+# it gets a small venv of its own in the cache, and tests/test_pack.py calls its `comfy` binary.
+COMFY_CLI = "comfy-cli==1.23.0"
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright drives it (never `playwright install`)
 
 log = logging.getLogger("setup_env")
@@ -118,6 +123,22 @@ def ensure_venv(comfy: Path) -> Path:
     return venv
 
 
+def comfy_cli_venv() -> Path:
+    return cache_dir() / "comfy-cli-venv"
+
+
+def ensure_comfy_cli() -> Path:
+    """comfy-cli in its own venv (no ComfyUI packages in it); returns its ``comfy`` binary."""
+    venv = comfy_cli_venv()
+    marker = venv / f".boomerang-{COMFY_CLI}"
+    if not marker.is_file():
+        if not (venv / "bin" / "python").is_file():
+            run([sys.executable, "-m", "venv", venv])
+        run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", COMFY_CLI])
+        marker.write_text(COMFY_CLI + "\n")
+    return venv / "bin" / "comfy"
+
+
 def ensure_chromium() -> None:
     """Debian's chromium for the browser tests (apt-get as root; otherwise say what to install)."""
     if CHROMIUM.is_file():
@@ -135,6 +156,7 @@ def main() -> None:
     venv = ensure_venv(comfy)
     if "--no-browser" not in sys.argv:
         ensure_chromium()
+        ensure_comfy_cli()  # only the tests use it
     log.info("ready: ComfyUI at %s, venv at %s", comfy, venv)
 
 

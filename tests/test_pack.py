@@ -5,7 +5,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 NODE_IDS = ["BoomerangNoise", "PartialReverseSampler", "CascadeLoop", "UpscaleThenBoomerang", "Boomerang",
-            "BoomerangExactSampler", "BoomerangSigmas", "PixelDiffusionLoader"]
+            "BoomerangExactSampler", "BoomerangSigmas", "PixelDiffusionLoader", "BoomerangItemSeeds"]
 SELF_EXPLANATORY = {"model", "positive", "negative", "vae", "image", "latent"}
 
 
@@ -29,3 +29,26 @@ def test_importing_the_pack_imports_nothing_from_comfyui():
             "print(m.WEB_DIRECTORY, bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "./web []"
+
+
+def test_registry_validation_passes_without_warnings(tmp_path):
+    """`comfy node validate` (comfy-cli from PyPI, the Registry's own check), from the venv setup_env.py makes."""
+    import os
+
+    import pytest
+
+    sys.path.insert(0, str(REPO))
+    from headless.paths import cache_dir
+
+    comfy_cli = cache_dir() / "comfy-cli-venv" / "bin" / "comfy"
+    if not comfy_cli.is_file():
+        pytest.fail(f"{comfy_cli} is missing: run `python3 scripts/setup_env.py` (make test does)")
+    home = tmp_path / "home"  # a fresh comfy-cli config: no prompt, tracking off, the user's config untouched
+    home.mkdir()
+    proc = subprocess.run([str(comfy_cli), "--skip-prompt", "node", "validate"], cwd=REPO, capture_output=True,
+                          text=True, timeout=300, stdin=subprocess.DEVNULL, env={**os.environ, "HOME": str(home)})
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert "All validation checks passed successfully" in output and "warning" not in output.lower(), output
+    assert "enable_tracking = False" in (home / ".config" / "comfy-cli" / "config.ini").read_text()
+    assert (REPO / "LICENSE").read_text().startswith("MIT License")
