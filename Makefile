@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= $(CURDIR)/.venv
 export BOOMERANG_VENV := $(VENV)
 
-.PHONY: demo test workflows bench bench-locality digits-model
+.PHONY: demo test workflows bench bench-locality bench-datasets dataset digits-model
 demo:
 	$(PYTHON) scripts/setup_env.py --no-browser
 	$(VENV)/bin/python scripts/run_demo.py $(ARGS)
@@ -32,3 +32,14 @@ digits-model:
 workflows:
 	$(PYTHON) scripts/setup_env.py --no-browser
 	$(VENV)/bin/python scripts/build_workflows.py
+
+# Dataset-job throughput (batch 1 vs 8, 1 process vs 2 Ray workers, manifest cost) -> docs/DATASETS.md
+bench-datasets:
+	$(PYTHON) scripts/setup_env.py --no-browser
+	$(VENV)/bin/python scripts/bench_datasets.py $(ARGS)
+
+# A Boomerang graph over a folder of images, resumable (see README "Dataset jobs"), e.g.
+#   make dataset ARGS="photos/ out/ --preset augment --copies 4"
+dataset:
+	$(PYTHON) scripts/setup_env.py --no-browser
+	$(VENV)/bin/python -m headless dataset $(ARGS)

@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 import headless  # noqa: E402  (the pack's headless runtime)
 import contact_sheet  # noqa: E402
+from headless.models import BUILTIN, choose_model, model_nodes  # noqa: E402,F401  (model_nodes: bench_perf)
 
 REPO = headless.REPO
 SUBFOLDER = "boomerang-demo"
-BUILTIN = "digits-ddpm (built-in)"
 log = logging.getLogger("boomerang.demo")
 
 
@@ -35,17 +35,6 @@ def fractions(text: str) -> list[float]:
     if not values or any(not 0.0 <= v <= 1.0 for v in values):
         raise argparse.ArgumentTypeError(f"--fractions must be numbers in [0, 1] separated by commas; received {text!r}")
     return values
-
-
-def model_nodes(kind: str, name: str, prompt: str) -> tuple[dict, dict]:
-    """(loader nodes, links {model, vae, positive, negative}) for a pixel model or an SD-style checkpoint."""
-    if kind == "pixel":
-        nodes = {"load": {"class_type": "PixelDiffusionLoader", "inputs": {"model_name": name, "weight_dtype": "float32"}}}
-        return nodes, {"model": ["load", 0], "vae": ["load", 1], "positive": ["load", 2], "negative": ["load", 2]}
-    nodes = {"load": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": name}},
-             "pos": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["load", 1], "text": prompt}},
-             "neg": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["load", 1], "text": ""}}}
-    return nodes, {"model": ["load", 0], "vae": ["load", 2], "positive": ["pos", 0], "negative": ["neg", 0]}
 
 
 def build_graph(nodes: dict, links: dict, images: list[str], seeds: int, t_booms: list[int], settings: dict,
@@ -166,13 +155,8 @@ def main(argv=None) -> Path:
     rt = headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-demo-")),
                                     output_dir=args.output.resolve()).boot()
     input_dir = Path(rt.folder_paths.get_input_directory())
-    kind, name = "pixel", BUILTIN
-    if args.checkpoint is not None and args.checkpoint.is_dir():
-        rt.folder_paths.add_model_folder_path("diffusers", str(args.checkpoint.resolve().parent))
-        name = args.checkpoint.resolve().name
-    elif args.checkpoint is not None:
-        rt.folder_paths.add_model_folder_path("checkpoints", str(args.checkpoint.resolve().parent))
-        kind, name = "checkpoint", args.checkpoint.name
+    model = choose_model(rt, args.checkpoint, args.prompt)
+    kind, name, nodes, links = model.kind, model.name, model.nodes, model.links
     if args.image:
         images = [Path(shutil.copy(p, input_dir / f"{i}_{p.name}")).name for i, p in enumerate(args.image)]
         labels = [p.stem[:14] for p in args.image]
@@ -183,9 +167,8 @@ def main(argv=None) -> Path:
 
         for image in images:
             Image.open(input_dir / image).convert("RGB").resize((args.size, args.size), Image.Resampling.LANCZOS).save(input_dir / image)
-    sampler = args.sampler or ("boomerang_exact" if kind == "pixel" else "dpmpp_3m_sde")
-    settings = {"cfg": 1.0 if kind == "pixel" else 7.5, "sampler": sampler, "scheduler": "karras", "steps": args.steps}
-    nodes, links = model_nodes(kind, name, args.prompt)
+    sampler = args.sampler or model.default_sampler
+    settings = {"cfg": model.default_cfg, "sampler": sampler, "scheduler": "karras", "steps": args.steps}
     total_t = model_timesteps(rt, nodes, links, images[0])  # also surfaces model errors before any sampling
     t_booms = sorted({round(f * total_t) for f in args.fractions})
     graph = build_graph(nodes, links, images, args.seeds, t_booms, settings, args.seed)

@@ -1,5 +1,6 @@
 """Dataset jobs (python -m headless dataset / headless.dataset.run_job) on the built-in digits model."""
 import hashlib
+import importlib.util
 import json
 import logging
 import shutil
@@ -202,3 +203,16 @@ def test_cli_names_ambiguous_workflows_inputs_and_missing_ray(tmp_path):
     write_digits(tmp_path / "in", 1)
     proc = cli(tmp_path / "in", tmp_path / "out", "--ray", pre="import sys; sys.modules['ray'] = None; ")
     assert proc.returncode == 3 and 'pip install "ray==' in proc.stderr, proc.stderr[-2000:]
+
+
+def test_bench_datasets_smoke(tmp_path):
+    out = tmp_path / "DATASETS.md"
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_datasets.py"), "--smoke", "--out", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    assert "outputs of all rows byte-identical: yes" in text
+    for row in ("| 1 process, batch 1,", "| 1 process, batch 8,", "| manifest SQL", "| atomic write"):
+        assert row in text
+    if importlib.util.find_spec("ray") is not None:
+        assert "| 2 Ray workers, batch 8, 1 thread each |" in text
