@@ -9,9 +9,9 @@ class BoomerangExtension(ComfyExtension):
         from .boomerang_nodes import Boomerang, BoomerangExactSampler, BoomerangNoise, BoomerangSigmas, PartialReverseSampler
         from .cascade_node import CascadeLoop
         from .pixel_loader import PixelDiffusionLoader
-        from .seed_node import BoomerangItemSeeds
+        from .batch_nodes import BoomerangItemSeeds, BoomerangPerItemModel
         from .upscale_node import UpscaleThenBoomerang
 
         return [BoomerangNoise, PartialReverseSampler, CascadeLoop, UpscaleThenBoomerang, Boomerang,
                 BoomerangExactSampler, BoomerangSigmas, PixelDiffusionLoader,
-                BoomerangItemSeeds]
+                BoomerangItemSeeds, BoomerangPerItemModel]

@@ -254,3 +254,29 @@ def reverse(model, positive, negative, latent: dict, cfg: float, sampler: str, s
                            callback=callback, disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
     out["samples"] = result.to(comfy.model_management.intermediate_device())
     return out
+
+
+def per_item_model(model):
+    """A clone of ``model`` whose network is called once per batch item (with that item's cond and uncond
+    rows together, as in a batch of one), so every item gets the exact bytes of a batch of one: batched float
+    kernels (CPU GEMM/conv blocking, cuDNN algorithm choice) round differently for different batch sizes."""
+    def wrapper(apply_model, args):
+        x, t, c = args["input"], args["timestep"], args["c"]
+        chunks = max(1, len(args.get("cond_or_uncond") or [0]))
+        total = x.shape[0]
+        items = total // chunks
+        if items <= 1 or items * chunks != total:
+            return apply_model(x, t, **c)
+        out = [None] * total
+        for i in range(items):
+            rows = [k * items + i for k in range(chunks)]
+            idx = torch.tensor(rows, device=x.device)
+            sub = {k: (v[idx] if torch.is_tensor(v) and v.shape[:1] == (total,) else v) for k, v in c.items()}
+            part = apply_model(x[idx], t[idx], **sub)
+            for j, r in enumerate(rows):
+                out[r] = part[j]
+        return torch.stack(out)
+
+    clone = model.clone()
+    clone.set_model_unet_function_wrapper(wrapper)
+    return clone

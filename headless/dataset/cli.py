@@ -43,6 +43,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="base seed; each output's seed is a hash of it, the "
                                                        "input's relative path and the copy index")
     p.add_argument("--batch", type=int, default=8, help="images of equal size per batch (default 8)")
+    p.add_argument("--fast-batches", action="store_true",
+                   help="let the model see whole batches (faster on GPUs); outputs may then differ by a grey level "
+                        "now and then between batch sizes. Default: per-item model calls, bit-identical outputs")
     p.add_argument("--max-pixels", type=int, default=16_777_216, help="larger images fail (default 4096 x 4096)")
     p.add_argument("--threads", type=int, help="CPU only: torch threads per worker (default: torch's choice; 1 is "
                                                "much faster on a machine shared with other jobs)")
@@ -64,7 +67,8 @@ def main(argv=None) -> int:
         spec = JobSpec(preset=args.preset, workflow=args.workflow, checkpoint=args.checkpoint, prompt=args.prompt,
                        t_boom=args.t_boom, sampler=args.sampler, scheduler=args.scheduler, steps=args.steps,
                        cfg=args.cfg, copies=args.copies, factor=args.factor, seed=args.seed, batch=args.batch,
-                       max_pixels=args.max_pixels, threads=args.threads)
+                       max_pixels=args.max_pixels, threads=args.threads,
+                       exact_batches=not args.fast_batches)
         if args.workers is not None and not 1 <= args.workers <= 4096:
             raise ValueError(f"--workers must be an integer in [1, 4096]; received {args.workers}")
         if args.workers is not None and args.ray is None:

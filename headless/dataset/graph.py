@@ -132,9 +132,12 @@ def preset_template(classes: dict, spec, model: ModelChoice) -> Template:
     steps = spec.steps if spec.steps is not None else max(1, min(20, spec.t_boom or 20))
     settings = {"cfg": spec.cfg if spec.cfg is not None else model.default_cfg, "sampler": sampler,
                 "scheduler": spec.scheduler, "steps": steps}
-    L = model.links
-    sampling = {"model": L["model"], "positive": L["positive"], "negative": L["negative"]}
+    L = dict(model.links)
     graph = {k: api_node(classes, n["class_type"], **n["inputs"]) for k, n in model.nodes.items()}
+    if spec.exact_batches and spec.preset in ("anonymize", "augment"):
+        graph["per_item"] = api_node(classes, "BoomerangPerItemModel", model=L["model"])
+        L["model"] = ["per_item", 0]
+    sampling = {"model": L["model"], "positive": L["positive"], "negative": L["negative"]}
     graph["image"] = api_node(classes, "LoadImage", image="input.png")
     if spec.preset in ("anonymize", "augment"):
         graph["encode"] = api_node(classes, "VAEEncode", pixels=["image", 0], vae=L["vae"])

@@ -38,6 +38,7 @@ class JobSpec:
     seed: int = 0
     batch: int = 8
     max_pixels: int = 16_777_216
+    exact_batches: bool = True  # the model runs per item inside a batch: batch size changes no output bit
     threads: int | None = None  # CPU only: torch threads per worker (None: torch's default)
     extra: dict = field(default_factory=dict)  # free-form, recorded in the parameters hash
 
