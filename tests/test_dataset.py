@@ -146,6 +146,23 @@ def test_workflow_file_job_runs_per_item_seeds(comfy, tmp_path):
     assert np.array_equal(pixels(comfy.output_dir / saved["subfolder"] / saved["filename"]), pixels(out / rels[2]))
 
 
+def test_upscale_preset(comfy, tmp_path):
+    src, out = tmp_path / "digits", tmp_path / "out"
+    rels = write_digits(src, 2, offset=80, subfolders=1)
+    result = run_job(JobSpec(preset="upscale", factor=2.0, t_boom=10, batch=2), src, out, runtime=comfy,
+                     progress=False)
+    assert (result.done_now, result.failed) == (2, [])
+    for rel in rels:
+        big = pixels(out / rel)
+        assert big.shape == (32, 32, 3)
+        # close to the input at its own resolution (2x2 means of the output against the 16x16 input)
+        small = big.reshape(16, 2, 16, 2, 3).mean(axis=(1, 3))
+        assert np.abs(small - pixels(src / rel)).mean() / 255 < 0.1
+    text = Image.open(out / rels[0]).text
+    assert (text["t_boom"], text["seed"]) == ("10", str(spec_seed(0, rels[0], 0)))
+    assert json.loads(text["prompt"])["upscale"]["inputs"]["factor"] == 2.0
+
+
 def test_bad_files_are_converted_or_reported_and_skipped(comfy, tmp_path, caplog):
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
