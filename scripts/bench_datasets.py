@@ -173,6 +173,16 @@ def main(argv=None):
               f"| durability cost (SQL + atomic - plain) as a share of one item at batch 8 | "
               f"{(cost['sql_ms'] + cost['atomic_ms'] - cost['plain_ms']) / 10 * rows[1][1]['items_per_s']:.2f}% |",
               ""]
+    lines += ["## Reading it", "",
+              "- The default (BoomerangPerItemModel: the network called once per item) buys bit-identical outputs "
+              "across batch sizes with the model's batch speed-up: batch 8 then saves only per-graph overhead. "
+              "`--fast-batches` shows what tensor batching gains on this model; on a GPU, where the network is "
+              "the bulk of the cost and batches run in parallel, the gain is larger (not measured here).",
+              "- Ray and thread rows depend on the machine's load: with other jobs on the same cores, two "
+              "processes get a larger share of the CPU than one, and two torch threads in one process can stall "
+              "each other (OpenMP threads waiting at barriers). On idle cores 2 workers can give at most 2x.",
+              "- The manifest and the atomic write cost milliseconds per item, almost all of it the fsync; next "
+              "to a real model's seconds per image that is noise.", ""]
     if ray_note:
         lines += [ray_note, ""]
     args.out.parent.mkdir(parents=True, exist_ok=True)
