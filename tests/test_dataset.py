@@ -144,6 +144,14 @@ def test_workflow_file_job_runs_per_item_seeds(comfy, tmp_path):
     shutil.copy(src / rels[2], f"{comfy.folder_paths.get_input_directory()}/{alone['2']['inputs']['image']}")
     saved = comfy.execute(alone)["history"]["outputs"]["6"]["images"][0]
     assert np.array_equal(pixels(comfy.output_dir / saved["subfolder"] / saved["filename"]), pixels(out / rels[2]))
+    # a graph whose SaveImage does not use the LoadImage is refused by name
+    from headless.dataset.graph import workflow_template
+
+    workflow["6"]["inputs"]["images"] = ["7", 0]
+    workflow["7"] = {"class_type": "EmptyImage", "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": 0}}
+    path.write_text(json.dumps(workflow))
+    with pytest.raises(ValueError, match=r"the SaveImage \(node 6\) does not depend on the LoadImage \(node 2\)"):
+        workflow_template(comfy.nodes.NODE_CLASS_MAPPINGS, path)
 
 
 def test_upscale_preset(comfy, tmp_path):

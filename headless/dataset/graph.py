@@ -34,10 +34,10 @@ class Template:
         uses_mask = any(v == [load_id, 1] for n in graph.values() for v in n["inputs"].values())
         self.seeds_id = seeds[0] if len(seeds) == 1 and not uses_mask else None
 
-    def _closure(self) -> set:
-        """Nodes that depend on the input image or on a seed: these differ from item to item."""
-        start = {self.load_id} | {k for k, n in self.graph.items()
-                                  if any(name in SEED_INPUTS and not is_link(v) for name, v in n["inputs"].items())}
+    def _closure(self, image_only: bool = False) -> set:
+        """Nodes that depend on the input image or on a seed (with ``image_only``: on the image)."""
+        start = {self.load_id} | (set() if image_only else {
+            k for k, n in self.graph.items() if any(name in SEED_INPUTS and not is_link(v) for name, v in n["inputs"].items())})
         closure, grew = set(start), True
         while grew:
             grew = False
@@ -181,4 +181,8 @@ def workflow_template(classes: dict, path: Path) -> Template:
         found[role] = ids[0]
     names = [n["inputs"].get(k) for n in graph.values() for k in ("ckpt_name", "model_name", "unet_name")
              if isinstance(n["inputs"].get(k), str)]
-    return Template(graph, found["LoadImage"], found["SaveImage"], names[0] if names else "", f"workflow {path.name}")
+    template = Template(graph, found["LoadImage"], found["SaveImage"], names[0] if names else "", f"workflow {path.name}")
+    if found["SaveImage"] not in template._closure(image_only=True):
+        raise ValueError(f"--workflow must save an image made from its LoadImage; in {path} the SaveImage (node "
+                         f"{found['SaveImage']}) does not depend on the LoadImage (node {found['LoadImage']})")
+    return template
