@@ -8,8 +8,10 @@ class BoomerangExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         from .boomerang_nodes import Boomerang, BoomerangExactSampler, BoomerangNoise, BoomerangSigmas, PartialReverseSampler
         from .cascade_node import CascadeLoop
+        from .face_nodes import AnonymizeFaces, BoomerangFaceDetect, FaceIdentityDistance
         from .pixel_loader import PixelDiffusionLoader
         from .upscale_node import UpscaleThenBoomerang
 
         return [BoomerangNoise, PartialReverseSampler, CascadeLoop, UpscaleThenBoomerang, Boomerang,
-                BoomerangExactSampler, BoomerangSigmas, PixelDiffusionLoader]
+                BoomerangExactSampler, BoomerangSigmas, PixelDiffusionLoader, BoomerangFaceDetect,
+                FaceIdentityDistance, AnonymizeFaces]
