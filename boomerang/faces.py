@@ -105,6 +105,8 @@ def parse_boxes(text: str, sizes: list[tuple[int, int]], input_name: str = "boxe
                                   f"{len(per_photo)} lists")
     out = []
     for (width, height), boxes in zip(sizes, per_photo):
+        if not isinstance(boxes, list):
+            raise BoomerangInputError(input_name, "one list of [left, top, right, bottom] boxes per photo", boxes)
         photo = []
         for raw in boxes:
             if isinstance(raw, dict):

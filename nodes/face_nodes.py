@@ -141,7 +141,9 @@ class FaceIdentityDistance(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, threshold):
-        return inputs.check_range("threshold", threshold, 0.01, 1.99, "a number") if threshold is not None else True
+        if threshold is not None and not 0.0 < threshold < 2.0:
+            return f"threshold must be a number in (0, 2); received {threshold}"
+        return True
 
     @classmethod
     def execute(cls, image_a, image_b, threshold, detector, upsample) -> io.NodeOutput:

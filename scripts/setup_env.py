@@ -33,7 +33,9 @@ TORCH_NAMES = {"torch", "torchvision", "torchaudio"}
 # What the tests and the demo need beyond ComfyUI's own requirements.
 PACK_REQUIREMENTS = ["diffusers==0.42.1"]  # requirements.txt asks users for diffusers>=0.30 (pixel models only)
 PROJECT_EXTRAS = ["pytest>=8", "requests", "scikit-image>=0.22", "playwright>=1.40", "scikit-learn>=1.3",
-                  "matplotlib>=3.7"]
+                  "matplotlib>=3.7",
+                  # optional for users (the face nodes): dlib as a binary wheel and dlib's face model files
+                  "dlib-bin>=19.24", "face-recognition-models>=0.3"]
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright drives it (never `playwright install`)
 
 log = logging.getLogger("setup_env")

@@ -333,3 +333,23 @@ def test_bad_threshold_is_refused_before_the_graph_runs(comfy, photos):
     with pytest.raises(Exception) as err:
         comfy.run(g)
     assert "threshold must be a number in (0, 2); received 0.0" in str(err.value)
+
+
+# ---------------------------------------------------------------- the anonymity benchmark keeps working
+
+def test_bench_anonymity_smoke_writes_table_and_histogram(tmp_path):
+    """Structure only (tiny random checkpoint): every level has a row counting every output, the shares add up."""
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_anonymity.py"), "--smoke", "--size", "128",
+                           "--steps", "2", "--seeds", "1", "--fractions", "0.2,0.8", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = (tmp_path / "ANONYMITY.md").read_text()
+    rows = [line for line in doc.splitlines() if line.startswith("| 0.")]
+    assert [r.split(" | ")[0] for r in rows] == ["| 0.2", "| 0.8"]
+    for row in rows:
+        cells = row.strip("|").split(" | ")
+        assert cells[1].strip() == "3"  # astronaut, mirror, face zoom: one output each
+        no_face, different = int(cells[2].split("/")[0]), int(cells[3].split("/")[0])
+        assert 0 <= no_face <= different <= 3
+    assert "structure only" in doc and "says nothing about anonymity" in doc
+    assert (tmp_path / "anonymity.png").read_bytes()[:4] == b"\x89PNG"
