@@ -348,7 +348,7 @@ def test_bench_anonymity_smoke_writes_table_and_histogram(tmp_path):
     assert [r.split(" | ")[0] for r in rows] == ["| 0.2", "| 0.8"]
     for row in rows:
         cells = row.strip("|").split(" | ")
-        assert cells[1].strip() == "3"  # astronaut, mirror, face zoom: one output each
+        assert cells[1].strip() == "3"  # three astronaut face crops: one output each
         no_face, different = int(cells[2].split("/")[0]), int(cells[3].split("/")[0])
         assert 0 <= no_face <= different <= 3
     assert "structure only" in doc and "says nothing about anonymity" in doc
