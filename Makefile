@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= $(CURDIR)/.venv
 export BOOMERANG_VENV := $(VENV)
 
-.PHONY: demo test workflows bench bench-locality bench-datasets dataset digits-model
+.PHONY: demo test workflows bench bench-locality bench-datasets bench-anonymity dataset digits-model
 demo:
 	$(PYTHON) scripts/setup_env.py --no-browser
 	$(VENV)/bin/python scripts/run_demo.py $(ARGS)
@@ -22,6 +22,11 @@ bench:
 bench-locality:
 	$(PYTHON) scripts/setup_env.py --no-browser
 	$(VENV)/bin/python scripts/bench_locality.py $(ARGS)
+
+# Face anonymity vs t_boom (paper Figure 5 analog): ARGS="--checkpoint FILE --images DIR" -> docs/ANONYMITY.md + .png
+bench-anonymity:
+	$(PYTHON) scripts/setup_env.py --no-browser
+	$(VENV)/bin/python scripts/bench_anonymity.py $(ARGS)
 
 # Retrain the embedded default model (models/digits-ddpm: weights + model card), about 25 min on 2 CPU cores
 digits-model:

@@ -8,10 +8,11 @@ class BoomerangExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         from .boomerang_nodes import Boomerang, BoomerangExactSampler, BoomerangNoise, BoomerangSigmas, PartialReverseSampler
         from .cascade_node import CascadeLoop
+        from .face_nodes import AnonymizeFaces, BoomerangFaceDetect, FaceIdentityDistance
         from .pixel_loader import PixelDiffusionLoader
         from .batch_nodes import BoomerangItemSeeds, BoomerangPerItemModel
         from .upscale_node import UpscaleThenBoomerang
 
         return [BoomerangNoise, PartialReverseSampler, CascadeLoop, UpscaleThenBoomerang, Boomerang,
-                BoomerangExactSampler, BoomerangSigmas, PixelDiffusionLoader,
-                BoomerangItemSeeds, BoomerangPerItemModel]
+                BoomerangExactSampler, BoomerangSigmas, PixelDiffusionLoader, BoomerangItemSeeds,
+                BoomerangPerItemModel, BoomerangFaceDetect, FaceIdentityDistance, AnonymizeFaces]

@@ -26,94 +26,171 @@ SD15_NOTE = ("Made for Stable Diffusion 1.5 checkpoints (any SD1.x/SD2.x/SDXL ch
              "checkpoint.")
 
 
-def _prompt(wf, x=40, y=260, positive="picture of a person"):
-    wf.add("ckpt", "CheckpointLoaderSimple", (x, y), {"ckpt_name": CKPT}, size=(320, 100))
-    wf.add("pos", "CLIPTextEncode", (x + 360, y - 120), {"text": positive}, {"clip": ("ckpt", 1)}, title="Positive prompt")
-    wf.add("neg", "CLIPTextEncode", (x + 360, y + 100), {"text": ""}, {"clip": ("ckpt", 1)}, title="Negative prompt")
-    wf.add("img", "LoadImage", (x, y + 200), {"image": IMAGE}, size=(320, 320))
+# Layout: nodes sit in columns; every node's rectangle (title bar included) keeps GAP from every other, which
+# tests/test_browser.py checks in the real frontend. Sizes are at least what the frontend computes for the node.
+TITLE = 30  # LiteGraph's title bar, drawn above node.pos
+GAP = 40
+NOTE_SIZE = (560, 200)
+TOP = 20 + NOTE_SIZE[1] + GAP + TITLE  # first row under the "Read me first" note
+COL_LOADERS, COL_PROMPTS, COL_MIDDLE = 40, 420, 880
+ROW = 300 + TITLE + GAP  # height of one row of a strip (Boomerang node 300 high)
+BOOMERANG_SIZE, DECODE_SIZE, STITCH_SIZE, SAVE_SIZE = (340, 300), (240, 80), (320, 170), (320, 300)
+
+
+def below(y: int, height: int) -> int:
+    """pos.y of the next node under one at pos.y ``y`` that is ``height`` high."""
+    return y + height + GAP + TITLE
+
+
+def right_of(x: int, width: int) -> int:
+    return x + width + GAP + 20
+
+
+def _note(wf, text):
+    wf.note(text, (COL_LOADERS, 20), size=NOTE_SIZE)
+
+
+def _prompt(wf, positive="picture of a person"):
+    """Checkpoint and photo in the first column, the two prompts in the second, all under the note."""
+    wf.add("ckpt", "CheckpointLoaderSimple", (COL_LOADERS, TOP), {"ckpt_name": CKPT}, size=(340, 100))
+    wf.add("img", "LoadImage", (COL_LOADERS, below(TOP, 100)), {"image": IMAGE}, size=(340, 340))
+    wf.add("pos", "CLIPTextEncode", (COL_PROMPTS, TOP), {"text": positive}, {"clip": ("ckpt", 1)},
+           title="Positive prompt", size=(400, 160))
+    wf.add("neg", "CLIPTextEncode", (COL_PROMPTS, below(TOP, 160)), {"text": ""}, {"clip": ("ckpt", 1)},
+           title="Negative prompt", size=(400, 160))
+
+
+def _strip_columns():
+    """x of the Boomerang, VAE Decode and last columns of the strip workflows."""
+    boom = right_of(COL_MIDDLE, 240)
+    decode = right_of(boom, BOOMERANG_SIZE[0])
+    return boom, decode, right_of(decode, DECODE_SIZE[0])
 
 
 def anonymize_faces(nodes) -> UIWorkflow:
     wf = UIWorkflow(nodes)
-    wf.note(SD15_NOTE + "\n\nBoomerang at the paper's anonymization levels t_boom/T = 0.2, 0.5, 0.7, 0.8 with the "
-            "paper's prompt 'picture of a person'; the saved strip is original | 0.2 | 0.5 | 0.7 | 0.8.", (40, 20))
+    _note(wf, SD15_NOTE + "\n\nBoomerang at the paper's anonymization levels t_boom/T = 0.2, 0.5, 0.7, 0.8 with the "
+          "paper's prompt 'picture of a person'; the saved strip is original | 0.2 | 0.5 | 0.7 | 0.8. For photos of "
+          "people in a scene, use anonymize_faces_in_photo (one face at a time, checked).")
     _prompt(wf)
-    wf.add("enc", "VAEEncode", (760, 420), links={"pixels": ("img", 0), "vae": ("ckpt", 2)})
+    wf.add("enc", "VAEEncode", (COL_MIDDLE, TOP), links={"pixels": ("img", 0), "vae": ("ckpt", 2)}, size=DECODE_SIZE)
+    x_boom, x_dec, x_stitch = _strip_columns()
     prev = "img"
     for i, t in enumerate((200, 500, 700, 800)):
-        y = 40 + i * 300
-        wf.add(f"boom{t}", "Boomerang", (1100, y), {"t_boom": t, "seed": 0, **FAST},
+        y = TOP + i * ROW
+        wf.add(f"boom{t}", "Boomerang", (x_boom, y), {"t_boom": t, "seed": 0, **FAST},
                {"model": ("ckpt", 0), "positive": ("pos", 0), "negative": ("neg", 0), "latent": ("enc", 0)},
-               title=f"Boomerang t_boom/T = {t / 1000:.1f}", size=(320, 260))
-        wf.add(f"dec{t}", "VAEDecode", (1460, y), links={"samples": (f"boom{t}", 0), "vae": ("ckpt", 2)})
-        wf.add(f"stitch{t}", "ImageStitch", (1760, y), {"direction": "right", "match_image_size": True,
-                                                        "spacing_width": 8, "spacing_color": "white"},
-               {"image1": (prev, 0), "image2": (f"dec{t}", 0)})
+               title=f"Boomerang t_boom/T = {t / 1000:.1f}", size=BOOMERANG_SIZE)
+        wf.add(f"dec{t}", "VAEDecode", (x_dec, y), links={"samples": (f"boom{t}", 0), "vae": ("ckpt", 2)},
+               size=DECODE_SIZE)
+        wf.add(f"stitch{t}", "ImageStitch", (x_stitch, y), {"direction": "right", "match_image_size": True,
+                                                            "spacing_width": 8, "spacing_color": "white"},
+               {"image1": (prev, 0), "image2": (f"dec{t}", 0)}, size=STITCH_SIZE)
         prev = f"stitch{t}"
-    wf.add("save", "SaveImage", (2120, 400), {"filename_prefix": "boomerang/anonymized_strip"}, {"images": (prev, 0)},
-           size=(420, 300))
-    wf.group("Boomerang at four anonymization levels", (1080, -10, 1000, 1260))
+    x_save = right_of(x_stitch, STITCH_SIZE[0])
+    wf.add("save", "SaveImage", (x_save, TOP), {"filename_prefix": "boomerang/anonymized_strip"}, {"images": (prev, 0)},
+           size=(420, 340))
+    wf.group("Boomerang at four anonymization levels",
+             (x_boom - 20, TOP - TITLE - 50, x_save - x_boom, 4 * ROW + 40))
+    return wf
+
+
+def anonymize_faces_in_photo(nodes) -> UIWorkflow:
+    wf = UIWorkflow(nodes)
+    _note(wf, SD15_NOTE + "\n\nEach face found by dlib is cropped, regenerated by Boomerang from t_boom = 0.5 T and "
+          "pasted back; while dlib still recognizes the person (distance < 0.6) it is redone at a higher t_boom, up "
+          "to 0.9 T, and a face still recognizable then is blurred. The report lists every face. Needs `pip "
+          "install dlib-bin face-recognition-models`.")
+    _prompt(wf)
+    x_anon = right_of(COL_PROMPTS, 400)
+    wf.add("anon", "AnonymizeFaces", (x_anon, TOP),
+           {"detector": "hog", "upsample": 1, "margin": 0.3, "min_size": 32, "max_faces": 16, "working_size": 512,
+            "t_boom": 500, "until_unrecognizable": True, "t_boom_step": 100, "t_boom_max": 900, "threshold": 0.6,
+            "still_recognizable": "blur", "feather": 0.15, **FAST, "seed": 0, "only_face": -1},
+           {"image": ("img", 0), "vae": ("ckpt", 2), "model": ("ckpt", 0), "positive": ("pos", 0),
+            "negative": ("neg", 0)}, title="Anonymize faces (checked per face)", size=(380, 700))
+    x_out = right_of(x_anon, 380)
+    wf.add("save", "SaveImage", (x_out, TOP), {"filename_prefix": "boomerang/anonymized_faces"},
+           {"images": ("anon", 0)}, size=(420, 380))
+    y_report = below(TOP, 380)
+    wf.add("report", "PreviewAny", (x_out, y_report), links={"source": ("anon", 2)}, title="Report: every face",
+           size=(420, 200))
+    wf.add("dist", "FaceIdentityDistance", (x_out, below(y_report, 200)), {"threshold": 0.6, "detector": "hog",
+                                                                           "upsample": 1},
+           {"image_a": ("img", 0), "image_b": ("anon", 0)}, title="Check: original vs anonymized photo",
+           size=(420, 150))
     return wf
 
 
 def pre(nodes, factor: float) -> UIWorkflow:
     wf = UIWorkflow(nodes)
-    wf.note(SD15_NOTE + f"\n\nPerceptual resolution enhancement {factor:g}x, vanilla as in the paper: bilinear "
-            f"upscale, then one Boomerang pass with t_boom automatic from the factor (t_boom = 0 here means "
-            f"automatic: 0.2 T at 4x, 0.4 T at 8x, 0.6 T at 16x). Feed a small image.", (40, 20))
+    _note(wf, SD15_NOTE + f"\n\nPerceptual resolution enhancement {factor:g}x, vanilla as in the paper: bilinear "
+          f"upscale, then one Boomerang pass with t_boom automatic from the factor (t_boom = 0 here means "
+          f"automatic: 0.2 T at 4x, 0.4 T at 8x, 0.6 T at 16x). Feed a small image.")
     _prompt(wf, positive="a high quality, detailed photograph")
-    wf.add("pre", "UpscaleThenBoomerang", (760, 200),
+    x_pre = right_of(COL_PROMPTS, 400)
+    wf.add("pre", "UpscaleThenBoomerang", (x_pre, TOP),
            {"factor": factor, "interpolation": "bilinear", "t_boom": 0, "passes": 1, **FAST, "seed": 0,
             "tile_size": 512, "color_match": "mean"},
            {"image": ("img", 0), "vae": ("ckpt", 2), "model": ("ckpt", 0), "positive": ("pos", 0),
-            "negative": ("neg", 0)}, title=f"Upscale {factor:g}x then Boomerang", size=(340, 420))
-    wf.add("save", "SaveImage", (1140, 200), {"filename_prefix": f"boomerang/pre_{factor:g}x"}, {"images": ("pre", 0)},
-           size=(420, 420))
+            "negative": ("neg", 0)}, title=f"Upscale {factor:g}x then Boomerang", size=(360, 460))
+    wf.add("save", "SaveImage", (right_of(x_pre, 360), TOP), {"filename_prefix": f"boomerang/pre_{factor:g}x"},
+           {"images": ("pre", 0)}, size=(420, 460))
     return wf
 
 
 def pre_cascade(nodes) -> UIWorkflow:
     wf = UIWorkflow(nodes)
-    wf.note(SD15_NOTE + "\n\nCascaded PRE (paper section 6.3): bilinear 4x upscale, then 6 small Boomerang "
-            "passes (t_boom = 0.2 T each, colour-matched to the input). Every pass is saved so you can pick "
-            "the best one, as the paper's human observer did.", (40, 20))
+    _note(wf, SD15_NOTE + "\n\nCascaded PRE (paper section 6.3): bilinear 4x upscale, then 6 small Boomerang "
+          "passes (t_boom = 0.2 T each, colour-matched to the input). Every pass is saved so you can pick "
+          "the best one, as the paper's human observer did.")
     _prompt(wf, positive="a high quality, detailed photograph")
-    wf.add("up", "ImageScaleBy", (760, 460), {"upscale_method": "bilinear", "scale_by": 4.0}, {"image": ("img", 0)})
-    wf.add("enc", "VAEEncode", (1100, 460), links={"pixels": ("up", 0), "vae": ("ckpt", 2)})
-    wf.add("casc", "CascadeLoop", (1400, 100),
+    wf.add("up", "ImageScaleBy", (COL_MIDDLE, TOP), {"upscale_method": "bilinear", "scale_by": 4.0},
+           {"image": ("img", 0)}, size=(260, 100))
+    wf.add("enc", "VAEEncode", (COL_MIDDLE, below(TOP, 100)), links={"pixels": ("up", 0), "vae": ("ckpt", 2)},
+           size=DECODE_SIZE)
+    x_casc = right_of(COL_MIDDLE, 260)
+    wf.add("casc", "CascadeLoop", (x_casc, TOP),
            {"t_boom": 200, **FAST, "seed": 0, "passes": 6, "t_boom_schedule": "", "color_match": "mean"},
            {"model": ("ckpt", 0), "positive": ("pos", 0), "negative": ("neg", 0), "latent": ("enc", 0)},
-           title="Cascade: 6 passes at t_boom 200/1000", size=(340, 380))
-    wf.add("dec_final", "VAEDecode", (1780, 60), links={"samples": ("casc", 0), "vae": ("ckpt", 2)})
-    wf.add("dec_all", "VAEDecode", (1780, 360), links={"samples": ("casc", 1), "vae": ("ckpt", 2)})
-    wf.add("save_final", "SaveImage", (2080, 0), {"filename_prefix": "boomerang/pre_cascade_final"},
+           title="Cascade: 6 passes at t_boom 200/1000", size=(360, 400))
+    x_dec = right_of(x_casc, 360)
+    x_save = right_of(x_dec, DECODE_SIZE[0])
+    y_all = below(TOP, 300)
+    wf.add("dec_final", "VAEDecode", (x_dec, TOP), links={"samples": ("casc", 0), "vae": ("ckpt", 2)},
+           size=DECODE_SIZE)
+    wf.add("dec_all", "VAEDecode", (x_dec, y_all), links={"samples": ("casc", 1), "vae": ("ckpt", 2)},
+           size=DECODE_SIZE)
+    wf.add("save_final", "SaveImage", (x_save, TOP), {"filename_prefix": "boomerang/pre_cascade_final"},
            {"images": ("dec_final", 0)}, size=(380, 300))
-    wf.add("save_all", "SaveImage", (2080, 340), {"filename_prefix": "boomerang/pre_cascade_pass"},
+    wf.add("save_all", "SaveImage", (x_save, y_all), {"filename_prefix": "boomerang/pre_cascade_pass"},
            {"images": ("dec_all", 0)}, size=(380, 300))
     return wf
 
 
 def augment_dataset(nodes, seeds=(1000, 1001, 1002, 1003), t_boom=250) -> UIWorkflow:
     wf = UIWorkflow(nodes)
-    wf.note(SD15_NOTE + f"\n\nData augmentation: {len(seeds)} local samples of the input at t_boom = {t_boom}/1000 "
-            "(the paper used 0.25 - 0.4), one seed each. File names say source, t_boom and seed: when you "
-            "change the image, change 'example' in the Save Image prefixes too. Add rows for more samples.",
-            (40, 20))
+    _note(wf, SD15_NOTE + f"\n\nData augmentation: {len(seeds)} local samples of the input at t_boom = {t_boom}/1000 "
+          "(the paper used 0.25 - 0.4), one seed each. File names say source, t_boom and seed: when you "
+          "change the image, change 'example' in the Save Image prefixes too. Add rows for more samples.")
     _prompt(wf, positive="a photograph")
-    wf.add("enc", "VAEEncode", (760, 420), links={"pixels": ("img", 0), "vae": ("ckpt", 2)})
+    wf.add("enc", "VAEEncode", (COL_MIDDLE, TOP), links={"pixels": ("img", 0), "vae": ("ckpt", 2)}, size=DECODE_SIZE)
+    x_boom, x_dec, x_save = _strip_columns()
     for i, seed in enumerate(seeds):
-        y = 40 + i * 300
-        wf.add(f"boom{seed}", "Boomerang", (1100, y), {"t_boom": t_boom, "seed": seed, **FAST},
+        y = TOP + i * ROW
+        wf.add(f"boom{seed}", "Boomerang", (x_boom, y), {"t_boom": t_boom, "seed": seed, **FAST},
                {"model": ("ckpt", 0), "positive": ("pos", 0), "negative": ("neg", 0), "latent": ("enc", 0)},
-               title=f"Boomerang seed {seed}", size=(320, 260))
-        wf.add(f"dec{seed}", "VAEDecode", (1460, y), links={"samples": (f"boom{seed}", 0), "vae": ("ckpt", 2)})
-        wf.add(f"save{seed}", "SaveImage", (1760, y), {"filename_prefix": f"augment/example_t{t_boom}_seed{seed}"},
-               {"images": (f"dec{seed}", 0)}, size=(320, 280))
+               title=f"Boomerang seed {seed}", size=BOOMERANG_SIZE)
+        wf.add(f"dec{seed}", "VAEDecode", (x_dec, y), links={"samples": (f"boom{seed}", 0), "vae": ("ckpt", 2)},
+               size=DECODE_SIZE)
+        wf.add(f"save{seed}", "SaveImage", (x_save, y), {"filename_prefix": f"augment/example_t{t_boom}_seed{seed}"},
+               {"images": (f"dec{seed}", 0)}, size=SAVE_SIZE)
     return wf
 
 
 def all_workflows(nodes) -> dict[str, UIWorkflow]:
-    return {"anonymize_faces": anonymize_faces(nodes), "pre_4x": pre(nodes, 4.0), "pre_8x": pre(nodes, 8.0),
+    return {"anonymize_faces": anonymize_faces(nodes), "anonymize_faces_in_photo": anonymize_faces_in_photo(nodes),
+            "pre_4x": pre(nodes, 4.0), "pre_8x": pre(nodes, 8.0),
             "pre_16x": pre(nodes, 16.0), "pre_cascade": pre_cascade(nodes), "augment_dataset": augment_dataset(nodes)}
 
 

@@ -19,7 +19,8 @@ from harness.runtime import tiny_checkpoint, write_photo
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("BOOMERANG_CHROMIUM", "/usr/bin/chromium")
 SHOTS = REPO / "test-artifacts" / "browser"
-NAMES = ["anonymize_faces", "pre_4x", "pre_8x", "pre_16x", "pre_cascade", "augment_dataset"]
+NAMES = ["anonymize_faces", "anonymize_faces_in_photo", "pre_4x", "pre_8x", "pre_16x", "pre_cascade", "augment_dataset"]
+BADGE = 24  # room above a node's title bar for the frontend's node-source badge
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-quic"]
 
@@ -116,6 +117,42 @@ def _problems(page):
           count: nodes.length,
         };
     }""")
+
+
+def _rectangles(page):
+    """Every node's rectangle as the frontend lays it out: [x, y, w, h] with the title bar (getBounding); the
+    same from pos/size plus LiteGraph's title height as a cross-check; and that plus the strip above the title
+    where the frontend draws a custom node's pack badge ("comfyui-boomerang", about 22 px high)."""
+    return page.evaluate("""() => window.app.graph._nodes.map(n => {
+        const th = window.LiteGraph.NODE_TITLE_HEIGHT;
+        return {id: n.id, title: n.title, bounding: Array.from(n.getBounding()).slice(0, 4),
+                own: [n.pos[0], n.pos[1] - th, n.size[0], n.size[1] + th],
+                badge: [n.pos[0], n.pos[1] - th - BADGE, n.size[0], n.size[1] + th + BADGE]};
+    })""".replace("BADGE", str(BADGE)))
+
+
+def _overlaps(rects, key):
+    bad = []
+    for i, a in enumerate(rects):
+        for b in rects[i + 1:]:
+            (ax, ay, aw, ah), (bx, by, bw, bh) = a[key], b[key]
+            if ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah:
+                bad.append(f"{a['title']} #{a['id']} {a[key]} overlaps {b['title']} #{b['id']} {b[key]}")
+    return bad
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_two_nodes_overlap_in_the_frontend(page, name):
+    """Regression (issue 10): the note covered the positive prompt's title, Save Image nodes covered VAE Decode,
+    and each strip row's Boomerang label ran under the next row's title bar."""
+    _load(page, name)
+    rects = _rectangles(page)
+    assert len(rects) > 3
+    assert _overlaps(rects, "bounding") == [] and _overlaps(rects, "own") == [] and _overlaps(rects, "badge") == []
+    page.evaluate("() => window.app.extensionManager?.command?.execute?.('Comfy.Canvas.FitView')")
+    page.wait_for_timeout(300)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"layout_{name}.png"))
 
 
 @pytest.mark.parametrize("name", NAMES)

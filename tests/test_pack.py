@@ -5,7 +5,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 NODE_IDS = ["BoomerangNoise", "PartialReverseSampler", "CascadeLoop", "UpscaleThenBoomerang", "Boomerang",
-            "BoomerangExactSampler", "BoomerangSigmas", "PixelDiffusionLoader", "BoomerangItemSeeds"]
+            "BoomerangExactSampler", "BoomerangSigmas", "PixelDiffusionLoader", "BoomerangItemSeeds",
+            "BoomerangFaceDetect", "FaceIdentityDistance", "AnonymizeFaces"]
 SELF_EXPLANATORY = {"model", "positive", "negative", "vae", "image", "latent"}
 
 
