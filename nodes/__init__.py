@@ -9,7 +9,8 @@ class BoomerangExtension(ComfyExtension):
         from .boomerang_nodes import Boomerang, BoomerangExactSampler, BoomerangNoise, BoomerangSigmas, PartialReverseSampler
         from .cascade_node import CascadeLoop
         from .pixel_loader import PixelDiffusionLoader
+        from .tiling_node import BoomerangTiledModel
         from .upscale_node import UpscaleThenBoomerang
 
         return [BoomerangNoise, PartialReverseSampler, CascadeLoop, UpscaleThenBoomerang, Boomerang,
-                BoomerangExactSampler, BoomerangSigmas, PixelDiffusionLoader]
+                BoomerangExactSampler, BoomerangSigmas, PixelDiffusionLoader, BoomerangTiledModel]
