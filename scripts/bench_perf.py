@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 import bench_accuracy  # noqa: E402
 import bench_memory  # noqa: E402
+import bench_tiling  # noqa: E402
 import headless  # noqa: E402  (the pack's headless runtime)
 import run_demo  # noqa: E402
 
@@ -267,11 +268,13 @@ def main(argv=None):
     mem = bench_memory.memory((2,) if args.smoke else (4, 8, 16))
     log.info("cold start (child processes)")
     cold = bench_memory.coldstart(max(args.repeats, 2 if args.smoke else 5))
+    log.info("7/7 tiled denoiser (child processes)")
+    tiling = bench_tiling.run(args.smoke)
     import comfyui_version
 
     meta = {"machine": f"{platform.machine()} CPU, {__import__('os').cpu_count()} cores", "repeats": args.repeats,
             "comfyui": comfyui_version.__version__, "gpu": args.gpu, "minutes": (time.perf_counter() - start) / 60}
-    text = report(o, c, acc, b, mem, cold, meta)
+    text = report(o, c, acc, b, mem, cold, meta) + "\n" + tiling + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)  # noqa: T201 - a benchmark prints its table

@@ -64,7 +64,7 @@ def pre(nodes, factor: float) -> UIWorkflow:
     _prompt(wf, positive="a high quality, detailed photograph")
     wf.add("pre", "UpscaleThenBoomerang", (760, 200),
            {"factor": factor, "interpolation": "bilinear", "t_boom": 0, "passes": 1, **FAST, "seed": 0,
-            "tile_size": 512, "color_match": "mean"},
+            "tile_size": 512, "color_match": "mean", "denoise_tiling": "auto"},
            {"image": ("img", 0), "vae": ("ckpt", 2), "model": ("ckpt", 0), "positive": ("pos", 0),
             "negative": ("neg", 0)}, title=f"Upscale {factor:g}x then Boomerang", size=(340, 420))
     wf.add("save", "SaveImage", (1140, 200), {"filename_prefix": f"boomerang/pre_{factor:g}x"}, {"images": ("pre", 0)},
