@@ -132,16 +132,30 @@ def _child(side: int, mode: str, steps: int, tile: int, overlap: int, ckpt_name:
 
 
 def measure(sides, untiled_sides, steps: int = STEPS, tile: int = TILE, overlap: int = OVERLAP,
-            cap_gib: float = 20.0) -> list[dict]:
-    rows = []
+            cap_gib: float = 20.0, rows_file: Path | None = None) -> list[dict]:
+    """One row per (output side, mode). With ``rows_file`` (JSON lines) each row is saved as it ends and rows
+    already there are kept, not measured again (so a long run can be resumed)."""
+    saved = [json.loads(line) for line in rows_file.read_text().splitlines()] if rows_file and rows_file.is_file() else []
+    done = {(r["side"], r["mode"]) for r in saved}
+    rows = list(saved)
     for side in sides:
         for mode in ("auto", "off") if side in untiled_sides else ("auto",):
+            if rows_file and rows_file.is_file():  # rows another process added meanwhile count as done
+                extra = [json.loads(line) for line in rows_file.read_text().splitlines()]
+                rows += [r for r in extra if (r["side"], r["mode"]) not in done]
+                done |= {(r["side"], r["mode"]) for r in extra}
+            if (side, mode) in done:
+                continue
             log.info("tiling: %d px, denoise_tiling %s", side, mode)
             args = ["child", str(side), mode, str(steps), str(tile), str(overlap), "", "taesd"]
             grid = latent_grid(side, tile, overlap)
-            rows.append({"side": side, "mode": mode, "tiles": len(grid) if mode != "off" else 1,
-                         **bench_memory.run_child(args, int(cap_gib * 2**30), script=Path(__file__))})
-    return rows
+            row = {"side": side, "mode": mode, "tiles": len(grid) if mode != "off" else 1,
+                   **bench_memory.run_child(args, int(cap_gib * 2**30), script=Path(__file__))}
+            rows.append(row)
+            if rows_file:
+                with open(rows_file, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+    return sorted(rows, key=lambda r: (r["side"], r["mode"] != "auto"))
 
 
 def gpu_rows(checkpoints, factors=(4, 8, 16), steps: int = 20) -> list[dict]:
@@ -159,8 +173,10 @@ def section(rows: list[dict], gpu: list[dict] | None, meta: dict) -> str:
     gib = lambda v: f"{v / 2**30:.2f} GiB" if v is not None else "n/a"  # noqa: E731
     mib = lambda v: f"{v / 2**20:.1f} MiB"  # noqa: E731
     lines = [BEGIN, "## 7. Tiled denoiser (issue 9)", "",
-             f"Measured {meta['when']} on {meta['machine']} by `python scripts/bench_tiling.py` ({meta['minutes']:.1f} "
-             "min; part of `make bench`, or alone to refresh only this section). UpscaleThenBoomerang from the "
+             f"Measured {meta['when']} on {meta['machine']} by `python scripts/bench_tiling.py` ("
+             + (f"{meta['minutes']:.1f} min" if meta.get("minutes") is not None else
+                "rows saved one by one with `--rows` and written with `--render-only`")
+             + "; part of `make bench`, or alone to refresh only this section). UpscaleThenBoomerang from the "
              f"{INPUT} px photo at t_boom {T_BOOM}, {meta['tile']} px denoiser tiles with {meta['overlap']} px overlap, tile_batch 1, {meta['steps']} "
              "dpmpp_2m step(s) at cfg 1 (one UNet call per tile per step), VAE tiles of 512 px. Model: the tiny SD1.5 "
              "UNet (random weights; attention at 1/4 of the latent side) with a random-weight TAESD as the VAE "
@@ -247,7 +263,8 @@ def write_section(text: str, doc: Path) -> None:
     doc.write_text(new)
 
 
-def run(smoke: bool, checkpoints=()) -> str:
+def run(smoke: bool, checkpoints=(), rows_file: Path | None = None, render_only: bool = False,
+        note: str = "") -> str:
     import platform
 
     import torch
@@ -255,12 +272,16 @@ def run(smoke: bool, checkpoints=()) -> str:
     start = time.perf_counter()
     sides, untiled = ((128, 256), (256,)) if smoke else ((512, 1024, 2048, 4096), (1024, 2048))
     tile, overlap = (128, 16) if smoke else (TILE, OVERLAP)
-    rows = measure(sides, untiled, 1 if smoke else STEPS, tile, overlap)
+    if render_only:
+        rows = sorted((json.loads(line) for line in rows_file.read_text().splitlines()),
+                      key=lambda r: (r["side"], r["mode"] != "auto"))
+    else:
+        rows = measure(sides, untiled, 1 if smoke else STEPS, tile, overlap, rows_file=rows_file)
     gpu = gpu_rows(["", *checkpoints]) if torch.cuda.is_available() and not smoke else None
     meta = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "steps": 1 if smoke else STEPS,
             "tile": tile, "overlap": overlap,
             "machine": f"{platform.machine()} CPU, {__import__('os').cpu_count()} cores, torch {torch.__version__}",
-            "minutes": (time.perf_counter() - start) / 60, "notes": notes(rows)}
+            "minutes": None if render_only else (time.perf_counter() - start) / 60, "notes": "\n\n".join(filter(None, [notes(rows), note]))}
     return section(rows, gpu, meta)
 
 
@@ -269,9 +290,15 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help="128 and 256 px, 1 step: checks that it runs")
     parser.add_argument("--out", type=Path, default=DOC)
     parser.add_argument("--checkpoint", action="append", default=[], help="GPU path: a checkpoint file name")
+    parser.add_argument("--rows", type=Path, help="JSON-lines file of measured rows: each row is saved as it "
+                        "ends, rows already there are not measured again (resume a long run)")
+    parser.add_argument("--note", default="", help="a sentence added under the tables (e.g. how the run went)")
+    parser.add_argument("--render-only", action="store_true", help="write the section from --rows, measuring nothing")
     args = parser.parse_args(argv)
+    if args.render_only and not (args.rows and args.rows.is_file()):
+        parser.error(f"--render-only needs an existing --rows file; received {args.rows}")
     logging.basicConfig(level=logging.INFO, format="[bench] %(message)s")
-    text = run(args.smoke, args.checkpoint)
+    text = run(args.smoke, args.checkpoint, args.rows, args.render_only, args.note)
     write_section(text, args.out)
     print(text)  # noqa: T201 - a benchmark prints its table
 
