@@ -234,19 +234,32 @@ def notes(rows: list[dict]) -> str:
     """Time per tile and the growth 1024 -> 4096 px against the full-size buffers, from the measured rows."""
     by = {(r["side"], r["mode"]): r for r in rows if "stopped" not in r}
     out = []
-    tiled = [r for (s, m), r in sorted(by.items()) if m == "auto" and r["tiles"] > 1]
-    if tiled:
+    tiled = [r for (s, m), r in sorted(by.items()) if m == "auto" and r["unet_calls"]]  # same tile shape
+    if len(tiled) >= 2:
         per_tile = [r["unet_seconds"] / r["unet_calls"] for r in tiled]
-        out.append("Time per tile (UNet seconds per call, one tile per call): " + ", ".join(
+        out.append("Time per tile (UNet seconds per call, one tile of the same size per call): " + ", ".join(
             f"{r['side']} px {v:.3f} s ({r['unet_calls']} calls)" for r, v in zip(tiled, per_tile))
-            + f"; spread {max(per_tile) / min(per_tile) - 1:.0%}, so UNet time is linear in the number of tiles.")
+            + f"; largest / smallest = {max(per_tile) / min(per_tile):.2f}: UNet time = calls x time per tile, "
+              "linear in the number of tiles.")
     a, b = by.get((1024, "auto")), by.get((4096, "auto"))
     if a and b:
         grown = (b["peak_during"] - b["rss_before"]) - (a["peak_during"] - a["rss_before"])
         buffers = sum(full_size_bytes(4096).values()) - sum(full_size_bytes(1024).values())
         out.append(f"Growth of the peak increase from 1024 to 4096 px: {grown / 2**20:.0f} MiB; the full-size "
                    f"buffers above grow by {buffers / 2**20:.0f} MiB.")
+    if a and not b:
+        grown = sum(full_size_bytes(4096).values()) - sum(full_size_bytes(1024).values())
+        inc = a["peak_during"] - a["rss_before"]
+        out.append(f"4096 px tiled: not measured in this run; extrapolated from 1024 px (peak increase "
+                   f"{inc / 2**30:.2f} GiB) plus the growth of the full-size buffers ({grown / 2**20:.0f} MiB): about "
+                   f"{(inc + grown) / 2**30:.2f} GiB, and {len(latent_grid(4096))} UNet calls per step of the same "
+                   f"tile size as at 1024 px ({a['unet_calls']} calls).")
     u1, u2 = by.get((1024, "off")), by.get((2048, "off"))
+    if u1 and not u2:
+        i1 = u1["peak_during"] - u1["rss_before"]
+        out.append(f"4096 px untiled: not run (extrapolated). Its peak increase at 1024 px is {i1 / 2**30:.2f} GiB; "
+                   f"growing with the area (x16) gives at least {16 * i1 / 2**30:.1f} GiB at 4096 px, more where "
+                   "attention memory grows with the area squared.")
     if u1 and u2:
         i1, i2 = (u["peak_during"] - u["rss_before"] for u in (u1, u2))
         out.append(f"4096 px untiled: not run (extrapolated). Its peak increase at 1024 and 2048 px is {i1 / 2**30:.2f} "
