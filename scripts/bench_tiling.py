@@ -203,16 +203,20 @@ def section(rows: list[dict], gpu: list[dict] | None, meta: dict) -> str:
         tiled, untiled = by.get((side, "auto")), by.get((side, "off"))
         if tiled and untiled and "stopped" not in tiled and "stopped" not in untiled:
             inc = lambda r: r["peak_during"] - r["rss_before"]  # noqa: E731
+            grid = latent_grid(side, meta["tile"], meta["overlap"])
+            work = len(grid) * grid.tile_h * grid.tile_w / (grid.height * grid.width)
             ratios.append(f"| {side} px | {tiled['seconds'] / untiled['seconds']:.2f} | "
-                          f"{tiled['unet_seconds'] / untiled['unet_seconds']:.2f} | {inc(tiled) / inc(untiled):.2f} |")
+                          f"{tiled['unet_seconds'] / untiled['unet_seconds']:.2f} | {work:.2f} | "
+                          f"{inc(tiled) / inc(untiled):.2f} |")
     if ratios:
-        lines += ["", "Tiled against untiled, same run: (tiled / untiled)", "",
-                  "| output | time | UNet time | peak increase |", "|---|---|---|---|", *ratios]
+        lines += ["", "Tiled against untiled, same run (tiled / untiled; *tile area* is the summed area of the "
+                  "tiles over the latent's, the extra model work of the overlaps):", "",
+                  "| output | time | UNet time | tile area | peak increase |", "|---|---|---|---|---|", *ratios]
     lines += ["", "Full-size buffers of the tiled run, by their shapes (float32): the growth of the peak with the "
               "output size is these, since the UNet only ever sees one tile:", "",
               "| output | upscaled image | VAE decode accumulator + weights | normalised decode | one latent copy | "
               "denoiser blend weights | sum |", "|---|---|---|---|---|---|---|"]
-    for side in sorted({r["side"] for r in rows}):
+    for side in sorted({r["side"] for r in rows} | set(meta.get("sides", ()))):
         b = full_size_bytes(side)
         lines.append(f"| {side} px | " + " | ".join(mib(v) for v in b.values()) + f" | {mib(sum(b.values()))} |")
     lines += ["", meta.get("notes", ""), "", "### GPU path", ""]
@@ -258,8 +262,8 @@ def notes(rows: list[dict]) -> str:
     if u1 and not u2:
         i1 = u1["peak_during"] - u1["rss_before"]
         out.append(f"4096 px untiled: not run (extrapolated). Its peak increase at 1024 px is {i1 / 2**30:.2f} GiB; "
-                   f"growing with the area (x16) gives at least {16 * i1 / 2**30:.1f} GiB at 4096 px, more where "
-                   "attention memory grows with the area squared.")
+                   f"scaling it with the area (x16) gives about {16 * i1 / 2**30:.1f} GiB at 4096 px (more where "
+                   "attention memory grows with the area squared).")
     if u1 and u2:
         i1, i2 = (u["peak_during"] - u["rss_before"] for u in (u1, u2))
         out.append(f"4096 px untiled: not run (extrapolated). Its peak increase at 1024 and 2048 px is {i1 / 2**30:.2f} "
@@ -292,7 +296,7 @@ def run(smoke: bool, checkpoints=(), rows_file: Path | None = None, render_only:
         rows = measure(sides, untiled, 1 if smoke else STEPS, tile, overlap, rows_file=rows_file)
     gpu = gpu_rows(["", *checkpoints]) if torch.cuda.is_available() and not smoke else None
     meta = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "steps": 1 if smoke else STEPS,
-            "tile": tile, "overlap": overlap,
+            "tile": tile, "overlap": overlap, "sides": sides,
             "machine": f"{platform.machine()} CPU, {__import__('os').cpu_count()} cores, torch {torch.__version__}",
             "minutes": None if render_only else (time.perf_counter() - start) / 60, "notes": "\n\n".join(filter(None, [notes(rows), note]))}
     return section(rows, gpu, meta)
