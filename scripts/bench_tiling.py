@@ -287,7 +287,7 @@ def run(smoke: bool, checkpoints=(), rows_file: Path | None = None, render_only:
     import torch
 
     start = time.perf_counter()
-    sides, untiled = ((128, 256), (256,)) if smoke else ((512, 1024, 2048, 4096), (1024, 2048))
+    sides, untiled = ((256,), (256,)) if smoke else ((512, 1024, 2048, 4096), (1024, 2048))
     tile, overlap = (128, 16) if smoke else (TILE, OVERLAP)
     if render_only:
         rows = sorted((json.loads(line) for line in rows_file.read_text().splitlines()),
@@ -304,7 +304,7 @@ def run(smoke: bool, checkpoints=(), rows_file: Path | None = None, render_only:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="128 and 256 px, 1 step: checks that it runs")
+    parser.add_argument("--smoke", action="store_true", help="256 px, 128 px tiles, 1 step: checks that it runs")
     parser.add_argument("--out", type=Path, default=DOC)
     parser.add_argument("--checkpoint", action="append", default=[], help="GPU path: a checkpoint file name")
     parser.add_argument("--rows", type=Path, help="JSON-lines file of measured rows: each row is saved as it "

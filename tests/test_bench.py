@@ -27,7 +27,6 @@ def test_bench_smoke_writes_every_section_with_equal_model_calls(tmp_path):
     # one UNet call per tile; untiled, one call on the whole 32x32 latent
     assert re.search(r"\| 256 px \| tiled \(auto\) \| 9 \| 9 \| 16x16 \|", text), text[-3000:]
     assert re.search(r"\| 256 px \| untiled \(off\) \| 1 \| 1 \| 32x32 \|", text), text[-3000:]
-    assert re.search(r"\| 128 px \| untiled \(auto\) \| 1 \| 1 \| 16x16 \|", text), text[-3000:]
 
 
 def test_tiling_bench_rewrites_only_its_own_section(tmp_path):
