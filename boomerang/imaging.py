@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -104,10 +105,64 @@ def tile_starts(length: int, tile: int, overlap: int, unit: int = 1) -> list[int
     return starts
 
 
-def _feather(n: int, ramp: int, device) -> torch.Tensor:
-    i = torch.arange(n, device=device, dtype=torch.float32)
+def feather(n: int, ramp: int, device=None) -> torch.Tensor:
+    """1-D tile weight: a raised-cosine ramp sin^2(pi/2 * (i + 1) / (ramp + 1)) over the first and last
+    ``ramp`` samples, 1 inside.
+
+    Two neighbours overlapping by exactly ``ramp`` samples get cos^2 and sin^2 of the same angle there, a
+    cross-fade summing to 1 whose slope vanishes at both ends (a tile's outermost samples, the least
+    reliable ones, weigh almost nothing); other overlaps are normalised by the sum (TileGrid.weights).
+    """
+    i = torch.arange(n, device=device, dtype=torch.float64)
     ramp = max(int(ramp), 1)
-    return torch.minimum(torch.ones_like(i), torch.minimum((i + 1) / (ramp + 1), (n - i) / (ramp + 1)))
+    u = torch.clamp(torch.minimum((i + 1) / (ramp + 1), (n - i) / (ramp + 1)), max=1.0)
+    return (torch.sin(0.5 * math.pi * u) ** 2).float()
+
+
+_feather = feather  # the name tiled_map's callers knew
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    """Equal overlapping tiles covering a ``height`` x ``width`` plane: tile (y, x) is
+    ``[y, y + tile_h) x [x, x + tile_w)`` for y in ``ys``, x in ``xs`` (rows first)."""
+    height: int
+    width: int
+    tile_h: int
+    tile_w: int
+    overlap: int
+    ys: tuple[int, ...]
+    xs: tuple[int, ...]
+
+    @property
+    def boxes(self) -> list[tuple[int, int]]:
+        return [(y, x) for y in self.ys for x in self.xs]
+
+    def __len__(self) -> int:
+        return len(self.ys) * len(self.xs)
+
+    def raw_weight(self, device=None) -> torch.Tensor:
+        """The feathered [tile_h, tile_w] weight of every tile before normalisation."""
+        return feather(self.tile_h, self.overlap, device)[:, None] * feather(self.tile_w, self.overlap, device)[None, :]
+
+    def weights(self, device=None) -> torch.Tensor:
+        """[tiles, tile_h, tile_w] blend weights, normalised so that at every position of the plane the
+        weights of the tiles covering it sum to 1 (borders and corners included)."""
+        raw = self.raw_weight(device)
+        total = torch.zeros(self.height, self.width, dtype=torch.float32, device=device)
+        for y, x in self.boxes:
+            total[y:y + self.tile_h, x:x + self.tile_w] += raw
+        return torch.stack([raw / total[y:y + self.tile_h, x:x + self.tile_w] for y, x in self.boxes])
+
+
+def tile_grid(height: int, width: int, tile: int, overlap: int, unit: int = 1) -> TileGrid:
+    """The tiles (side ``tile``, or the plane's side where smaller) that cover the plane with at least
+    ``overlap`` samples shared between neighbours; starts and sizes are multiples of ``unit``."""
+    tile = max(unit, (tile // unit) * unit)
+    overlap = (overlap // unit) * unit
+    th, tw = min(tile, height), min(tile, width)
+    return TileGrid(height, width, th, tw, overlap, tuple(tile_starts(height, th, overlap, unit)),
+                    tuple(tile_starts(width, tw, overlap, unit)))
 
 
 def tiled_map(x: torch.Tensor, fn, tile: int, overlap: int, scale_num: int = 1, scale_den: int = 1,
@@ -119,21 +174,19 @@ def tiled_map(x: torch.Tensor, fn, tile: int, overlap: int, scale_num: int = 1, 
     position-wise ``fn`` gives exactly the untiled result.
     """
     height, width = x.shape[-2], x.shape[-1]
-    tile = max(unit, (tile // unit) * unit)
-    overlap = (overlap // unit) * unit
-    th, tw = min(tile, height), min(tile, width)
+    grid = tile_grid(height, width, tile, overlap, unit)
+    th, tw = grid.tile_h, grid.tile_w
     out = weights = None
-    for y0 in tile_starts(height, th, overlap, unit):
-        for x0 in tile_starts(width, tw, overlap, unit):
-            piece = fn(x[..., y0:y0 + th, x0:x0 + tw])
-            oy, ox = y0 * scale_num // scale_den, x0 * scale_num // scale_den
-            ph, pw = piece.shape[-2], piece.shape[-1]
-            if out is None:
-                out = torch.zeros(piece.shape[:-2] + (height * scale_num // scale_den, width * scale_num // scale_den),
-                                  dtype=torch.float32, device=piece.device)
-                weights = torch.zeros(out.shape[-2:], dtype=torch.float32, device=piece.device)
-            ramp = overlap * scale_num // scale_den
-            w = _feather(ph, ramp, piece.device)[:, None] * _feather(pw, ramp, piece.device)[None, :]
-            out[..., oy:oy + ph, ox:ox + pw] += piece.float() * w
-            weights[oy:oy + ph, ox:ox + pw] += w
+    for y0, x0 in grid.boxes:
+        piece = fn(x[..., y0:y0 + th, x0:x0 + tw])
+        oy, ox = y0 * scale_num // scale_den, x0 * scale_num // scale_den
+        ph, pw = piece.shape[-2], piece.shape[-1]
+        if out is None:
+            out = torch.zeros(piece.shape[:-2] + (height * scale_num // scale_den, width * scale_num // scale_den),
+                              dtype=torch.float32, device=piece.device)
+            weights = torch.zeros(out.shape[-2:], dtype=torch.float32, device=piece.device)
+        ramp = grid.overlap * scale_num // scale_den
+        w = feather(ph, ramp, piece.device)[:, None] * feather(pw, ramp, piece.device)[None, :]
+        out[..., oy:oy + ph, ox:ox + pw] += piece.float() * w
+        weights[oy:oy + ph, ox:ox + pw] += w
     return out / weights

@@ -11,8 +11,10 @@ class BoomerangExtension(ComfyExtension):
         from .face_nodes import AnonymizeFaces, BoomerangFaceDetect, FaceIdentityDistance
         from .pixel_loader import PixelDiffusionLoader
         from .batch_nodes import BoomerangItemSeeds, BoomerangPerItemModel
+        from .tiling_node import BoomerangTiledModel
         from .upscale_node import UpscaleThenBoomerang
 
         return [BoomerangNoise, PartialReverseSampler, CascadeLoop, UpscaleThenBoomerang, Boomerang,
                 BoomerangExactSampler, BoomerangSigmas, PixelDiffusionLoader, BoomerangItemSeeds,
-                BoomerangPerItemModel, BoomerangFaceDetect, FaceIdentityDistance, AnonymizeFaces]
+                BoomerangPerItemModel, BoomerangTiledModel, BoomerangFaceDetect, FaceIdentityDistance,
+                AnonymizeFaces]

@@ -5,7 +5,7 @@ import torch
 from comfy_api.latest import io
 
 from ..boomerang.schedule import parse_pass_schedule
-from . import glue, inputs
+from . import glue, inputs, tiling
 from .passes import COLOR_MATCH, run_passes
 
 
@@ -39,6 +39,11 @@ class CascadeLoop(io.ComfyNode):
                                 tooltip="Optional per-pass t_boom, e.g. '50,50,30' (one value per pass, or "
                                         "one value for all). Empty: t_boom for every pass."),
                 color_match_input("latent"),
+                *inputs.tiling_inputs(),
+                io.Vae.Input("vae", optional=True,
+                             tooltip="Optional, for denoise tiling only: the model's VAE, whose compression "
+                                     "ratio turns the pixel tile size into latent samples. Without it, auto "
+                                     "runs untiled and on is an error."),
             ],
             outputs=[
                 io.Latent.Output("result", display_name="latent", tooltip="The result of the last pass."),
@@ -48,15 +53,21 @@ class CascadeLoop(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, t_boom, sampler, steps, passes):
+    def validate_inputs(cls, t_boom, sampler, steps, passes, denoise_tile=tiling.DEFAULT_TILE,
+                        denoise_overlap=tiling.DEFAULT_OVERLAP, tile_batch=1):
         return inputs.first_problem(inputs.check_range("passes", passes, 1, 100),
-                                    inputs.check_fast_path(t_boom, sampler, steps))
+                                    inputs.check_fast_path(t_boom, sampler, steps),
+                                    tiling.validate(denoise_tile, denoise_overlap, tile_batch, tiling.NODE_NAMES))
 
     @classmethod
     def execute(cls, model, positive, negative, latent, t_boom, cfg, sampler, scheduler, steps, seed, passes,
-                color_match, t_boom_schedule="") -> io.NodeOutput:
+                color_match, t_boom_schedule="", denoise_tiling="auto", denoise_tile=tiling.DEFAULT_TILE,
+                denoise_overlap=tiling.DEFAULT_OVERLAP, tile_batch=1, vae=None) -> io.NodeOutput:
         total = glue.level_for(model, 0).total
         t_booms = parse_pass_schedule(t_boom_schedule, passes, t_boom, total)
+        samples = glue.check_latent(model, latent)
+        model = tiling.for_latent(model, vae, samples, denoise_tiling, denoise_tile, denoise_overlap, tile_batch,
+                                  "CascadeLoop")
         final, intermediates = run_passes(model, positive, negative, latent, t_booms, cfg, sampler, scheduler,
                                           steps, seed, color_match)
         return io.NodeOutput(final, {"samples": torch.cat(intermediates, dim=0)})

@@ -6,7 +6,7 @@ from dataclasses import fields
 import comfy.samplers
 from comfy_api.latest import io
 
-from . import glue
+from . import glue, tiling
 
 CATEGORY = "sampling/boomerang"
 MAX_T = 10000  # the schema bound; the model's own T (1000 for SD) is checked when the node runs
@@ -106,3 +106,30 @@ def check_range(name: str, value, low, high, kind: str = "an integer") -> bool |
 def first_problem(*checks) -> bool | str:
     """validate_inputs helper: the first message among ``checks`` results, or True when all passed."""
     return next((c for c in checks if c is not True), True)
+
+
+def tiling_inputs(names=tiling.NODE_NAMES, with_mode: bool = True) -> list:
+    """The tiled denoiser's inputs: denoise_tiling (nodes only), tile side, overlap and tiles per model call.
+
+    On the existing nodes they are optional, so API graphs saved before them keep running (with the defaults)."""
+    tile_name, overlap_name, batch_name = names
+    opt = with_mode
+    mode = [io.Combo.Input(
+        "denoise_tiling", options=list(tiling.MODES), default="auto", optional=True,
+        tooltip="Run the model on overlapping tiles blended at every step (memory set by the tile, not the "
+                "output). auto: only when the latent is larger than one tile; on: the same, and logs why "
+                "when it is not; off: the whole latent at once. " + tiling.SAME_CONDITIONING)] if with_mode else []
+    return mode + [
+        io.Int.Input(tile_name, default=tiling.DEFAULT_TILE, min=tiling.MIN_TILE, max=tiling.MAX_TILE, step=8,
+                     optional=opt,
+                     tooltip="Denoiser tile side in pixels (the VAE's compression ratio gives the latent size). "
+                             "64: least memory, most tiles and overlap work; 8192: one tile for nearly any "
+                             "image. Use the model's training size (512 for SD1.5, 1024 for SDXL)."),
+        io.Int.Input(overlap_name, default=tiling.DEFAULT_OVERLAP, min=0, max=tiling.MAX_TILE // 2 - 1, step=8,
+                     optional=opt,
+                     tooltip="Pixels shared by neighbouring tiles, cross-faded with raised-cosine ramps; below half the "
+                             "tile. 0: tiles only touch (faint seams possible); larger: smoother, more tiles."),
+        io.Int.Input(batch_name, default=1, min=1, max=tiling.MAX_TILE_BATCH, optional=opt,
+                     tooltip="Tiles per model call. 1: least memory; more: faster on a GPU with room to spare, "
+                             "memory grows with it."),
+    ]

@@ -9,7 +9,7 @@ from ..boomerang.errors import BoomerangInputError, check_int_range
 from ..boomerang.imaging import (INTERPOLATIONS, match_channel_stats, pad_to_multiple, resize_image, target_size,
                                  tiled_map)
 from ..boomerang.schedule import auto_t_boom
-from . import glue, inputs
+from . import glue, inputs, tiling
 from .cascade_node import color_match_input
 from .passes import run_passes
 
@@ -64,26 +64,33 @@ class UpscaleThenBoomerang(io.ComfyNode):
                 io.Int.Input("tile_size", default=512, min=0, max=8192, step=64,
                              tooltip="VAE tile size in pixels for large images (less memory); 0 never tiles."),
                 color_match_input("RGB"),
+                *inputs.tiling_inputs(),
             ],
             outputs=[io.Image.Output(display_name="image")],
         )
 
     @classmethod
-    def validate_inputs(cls, factor, t_boom, sampler, steps, passes, tile_size):
+    def validate_inputs(cls, factor, t_boom, sampler, steps, passes, tile_size, denoise_tile=tiling.DEFAULT_TILE,
+                        denoise_overlap=tiling.DEFAULT_OVERLAP, tile_batch=1):
         return inputs.first_problem(inputs.check_range("factor", factor, 1.0, MAX_FACTOR, "a number"),
                                     inputs.check_range("passes", passes, 1, 100),
                                     inputs.check_range("tile_size", tile_size, 0, 8192),
-                                    inputs.check_fast_path(t_boom, sampler, steps))
+                                    inputs.check_fast_path(t_boom, sampler, steps),
+                                    tiling.validate(denoise_tile, denoise_overlap, tile_batch, tiling.NODE_NAMES))
 
     @classmethod
     def execute(cls, image, vae, model, positive, negative, factor, interpolation, t_boom, passes, cfg, sampler,
-                scheduler, steps, seed, tile_size, color_match) -> io.NodeOutput:
+                scheduler, steps, seed, tile_size, color_match, denoise_tiling="auto",
+                denoise_tile=tiling.DEFAULT_TILE, denoise_overlap=tiling.DEFAULT_OVERLAP,
+                tile_batch=1) -> io.NodeOutput:
         if image.shape[0] == 0:
             raise BoomerangInputError("image", "a batch of at least 1 image", "an empty batch (0 items)")
         if not 1.0 <= factor <= MAX_FACTOR:
             raise BoomerangInputError("factor", f"a number in [1, {MAX_FACTOR:g}]", factor)
         check_int_range("passes", passes, 1, 100)
         check_int_range("tile_size", tile_size, 0, 8192)
+        if denoise_tiling != "off":
+            tiling.check(denoise_tile, denoise_overlap, tile_batch, tiling.NODE_NAMES)
         width, height = target_size(image.shape[2], image.shape[1], factor)
         upscaled = resize_image(image[..., :3], width, height, interpolation)
         padded, _, _ = pad_to_multiple(upscaled, vae.spacial_compression_encode())
@@ -92,6 +99,8 @@ class UpscaleThenBoomerang(io.ComfyNode):
         per_pass = t_boom if t_boom > 0 else auto_t_boom(factor, total, passes)
         log.info("UpscaleThenBoomerang: %dx%d -> %dx%d, %d pass(es) at t_boom %d/%d", image.shape[2],
                  image.shape[1], width, height, passes, per_pass, total)
+        model = tiling.for_latent(model, vae, latent["samples"], denoise_tiling, denoise_tile, denoise_overlap,
+                                  tile_batch, "UpscaleThenBoomerang")
         final, _ = run_passes(model, positive, negative, latent, [per_pass] * passes, cfg, sampler, scheduler,
                               steps, seed)
         pixels = decode(vae, final["samples"], tile_size)[:, :height, :width, :3]

@@ -91,11 +91,12 @@ def _child_coldstart() -> dict:
     return {"seconds": seconds, "nodes": len(added)}
 
 
-def run_child(args: list[str], cap_bytes: int) -> dict:
-    """Run a child mode; return its JSON result plus peak RSS, or what stopped it."""
+def run_child(args: list[str], cap_bytes: int, script: Path | None = None) -> dict:
+    """Run a child mode of ``script`` (this file by default); return its JSON result plus peak RSS, or what
+    stopped it."""
     import psutil
 
-    proc = subprocess.Popen([sys.executable, str(Path(__file__)), "--child", *args], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, str(script or Path(__file__)), "--child", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     capped, status, usage = False, None, None
     watcher = psutil.Process(proc.pid)

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 import bench_accuracy  # noqa: E402
 import bench_memory  # noqa: E402
+import bench_tiling  # noqa: E402
 import headless  # noqa: E402  (the pack's headless runtime)
 import run_demo  # noqa: E402
 
@@ -255,23 +256,25 @@ def main(argv=None):
 
     comfy.utils.set_progress_bar_enabled(False)
     ckpt = tiny_checkpoint(rt)
-    log.info("1/6 overhead")
+    log.info("1/7 overhead")
     o = overhead(rt, ckpt, args.repeats, ((64, 1),) if args.smoke else overhead.__defaults__[0])
-    log.info("2/6 cost against t_boom")
+    log.info("2/7 cost against t_boom")
     c = cost_vs_t(rt, args.repeats, 1, (20, 40)) if args.smoke else cost_vs_t(rt, args.repeats)
-    log.info("3/6 accuracy on the oracle")
+    log.info("3/7 accuracy on the oracle")
     acc = bench_accuracy.measure(rt, smoke=args.smoke)
-    log.info("4/6 batching")
+    log.info("4/7 batching")
     b = batching(rt, ckpt, args.repeats, 2 if args.smoke else 8)
-    log.info("5/6 memory (child processes)")
+    log.info("5/7 memory (child processes)")
     mem = bench_memory.memory((2,) if args.smoke else (4, 8, 16))
     log.info("cold start (child processes)")
     cold = bench_memory.coldstart(max(args.repeats, 2 if args.smoke else 5))
+    log.info("7/7 tiled denoiser (child processes)")
+    tiling = bench_tiling.run(args.smoke)
     import comfyui_version
 
     meta = {"machine": f"{platform.machine()} CPU, {__import__('os').cpu_count()} cores", "repeats": args.repeats,
             "comfyui": comfyui_version.__version__, "gpu": args.gpu, "minutes": (time.perf_counter() - start) / 60}
-    text = report(o, c, acc, b, mem, cold, meta)
+    text = report(o, c, acc, b, mem, cold, meta) + "\n" + tiling + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)  # noqa: T201 - a benchmark prints its table

@@ -131,7 +131,7 @@ def pre(nodes, factor: float) -> UIWorkflow:
     x_pre = right_of(COL_PROMPTS, 400)
     wf.add("pre", "UpscaleThenBoomerang", (x_pre, TOP),
            {"factor": factor, "interpolation": "bilinear", "t_boom": 0, "passes": 1, **FAST, "seed": 0,
-            "tile_size": 512, "color_match": "mean"},
+            "tile_size": 512, "color_match": "mean", "denoise_tiling": "auto"},
            {"image": ("img", 0), "vae": ("ckpt", 2), "model": ("ckpt", 0), "positive": ("pos", 0),
             "negative": ("neg", 0)}, title=f"Upscale {factor:g}x then Boomerang", size=(360, 460))
     wf.add("save", "SaveImage", (right_of(x_pre, 360), TOP), {"filename_prefix": f"boomerang/pre_{factor:g}x"},
@@ -152,7 +152,8 @@ def pre_cascade(nodes) -> UIWorkflow:
     x_casc = right_of(COL_MIDDLE, 260)
     wf.add("casc", "CascadeLoop", (x_casc, TOP),
            {"t_boom": 200, **FAST, "seed": 0, "passes": 6, "t_boom_schedule": "", "color_match": "mean"},
-           {"model": ("ckpt", 0), "positive": ("pos", 0), "negative": ("neg", 0), "latent": ("enc", 0)},
+           {"model": ("ckpt", 0), "positive": ("pos", 0), "negative": ("neg", 0), "latent": ("enc", 0),
+            "vae": ("ckpt", 2)},
            title="Cascade: 6 passes at t_boom 200/1000", size=(360, 400))
     x_dec = right_of(x_casc, 360)
     x_save = right_of(x_dec, DECODE_SIZE[0])

@@ -14,7 +14,7 @@ def test_bench_smoke_writes_every_section_with_equal_model_calls(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = out.read_text()
     for heading in ("## 1. Overhead", "## 2. Cost grows with t_boom", "## 3. Accuracy per model call",
-                    "## 4. Batching", "## 5. Peak memory", "## 6. GPU", "## Cold start"):
+                    "## 4. Batching", "## 5. Peak memory", "## 6. GPU", "## Cold start", "## 7. Tiled denoiser"):
         assert heading in text
     # the same sigma schedule and the same number of UNet calls as KSamplerAdvanced
     row = re.search(r"\| 64x64 \| 1 \| .*? \| (\d+) / (\d+) \| ([0-9.e+-]+) \|", text)
@@ -23,3 +23,22 @@ def test_bench_smoke_writes_every_section_with_equal_model_calls(tmp_path):
     # boomerang_exact makes exactly t_boom model calls on the oracle
     for t in (200, 500, 800):
         assert re.search(rf"\| boomerang_exact \| t_boom \|.*\b{t} / ", text)
+    # the tiled denoiser (smoke: 128 px tiles, overlap 16, 1 step): a 32x32 latent in 3x3 tiles of 16x16,
+    # one UNet call per tile; untiled, one call on the whole 32x32 latent
+    assert re.search(r"\| 256 px \| tiled \(auto\) \| 9 \| 9 \| 16x16 \|", text), text[-3000:]
+    assert re.search(r"\| 256 px \| untiled \(off\) \| 1 \| 1 \| 32x32 \|", text), text[-3000:]
+
+
+def test_tiling_bench_rewrites_only_its_own_section(tmp_path):
+    sys.path.insert(0, str(REPO / "scripts"))
+    import bench_tiling
+
+    doc = tmp_path / "BENCHMARKS.md"
+    doc.write_text(f"# Benchmarks\n\nkeep me\n\n{bench_tiling.BEGIN}\nold numbers\n{bench_tiling.END}\n\ntail\n")
+    bench_tiling.write_section(f"{bench_tiling.BEGIN}\nnew numbers\n{bench_tiling.END}", doc)
+    assert doc.read_text() == f"# Benchmarks\n\nkeep me\n\n{bench_tiling.BEGIN}\nnew numbers\n{bench_tiling.END}\n\ntail\n"
+    # full-size buffers of the tiled 4096 px run, from their shapes: 40 bytes per output pixel in image space
+    sizes = bench_tiling.full_size_bytes(4096)
+    assert sizes["upscaled image"] + sizes["VAE decode accumulator + weights"] + sizes["normalised decode"] == 40 * 4096 ** 2
+    assert sizes["latent (one copy)"] == 4 * 4 * 512 * 512
+    assert sizes["denoiser blend weights"] == 4 * 81 * 64 * 64  # 9 x 9 tiles of 64 x 64 latent samples
