@@ -101,6 +101,28 @@ def test_wrapper_cuts_conditioning_and_chains_the_previous_wrapper(comfy):
     assert c["transformer_options"]["cond_or_uncond"] == [0, 1]  # the caller's dicts are not modified
 
 
+def test_per_item_model_keeps_an_earlier_wrapper(comfy):
+    """Regression (merge of issues 9 and 11): BoomerangPerItemModel after Boomerang Tiled Model used to replace
+    the tiling wrapper. Now the earlier wrapper is called once per item, with that item's cond and uncond rows."""
+    glue = comfy.pack_module("comfyui-boomerang").nodes.glue
+    previous_rows = []
+
+    def apply_model(x, t, c_crossattn=None):
+        return x * 3 + c_crossattn.mean(dim=(1, 2)).view(-1, 1, 1, 1) + t.view(-1, 1, 1, 1)
+
+    def previous(apply, args):
+        previous_rows.append((args["input"].shape[0], list(args["cond_or_uncond"])))
+        return apply(args["input"], args["timestep"], **args["c"])
+
+    x = torch.randn(6, 4, 8, 8)  # 3 items, cond rows 0-2 then uncond rows 3-5
+    t = torch.arange(6, dtype=torch.float32)
+    c = {"c_crossattn": torch.randn(6, 5, 7)}
+    out = glue.per_item_wrapper(previous)(apply_model, {"input": x, "timestep": t, "c": c, "cond_or_uncond": [0, 1]})
+    assert previous_rows == [(2, [0, 1])] * 3
+    expected = x * 3 + c["c_crossattn"].mean(dim=(1, 2)).view(-1, 1, 1, 1) + t.view(-1, 1, 1, 1)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
+
+
 def test_wrapper_refuses_a_controlnet(comfy):
     tiling = tiling_module(comfy)
     x = torch.zeros(1, 4, 20, 20)
