@@ -12,7 +12,7 @@ demo:
 
 test:
 	$(PYTHON) scripts/setup_env.py
-	$(VENV)/bin/python -m pytest tests -ra $(ARGS)
+	$(VENV)/bin/python -m pytest tests -ra --durations=25 $(ARGS)
 
 # Benchmarks (never tests): docs/BENCHMARKS.md, and docs/LOCALITY.md + docs/locality.png
 bench:
