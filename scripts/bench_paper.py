@@ -161,7 +161,7 @@ def run(plan: Plan, work: Path, out: Path, smoke: bool, threads: int | None, wor
     marks["evaluated"] = time.perf_counter() - start
     meta = {"T": T, "train": len(data["y"]), "held_out": len(data["test_y"]), "plan": asdict(plan), "smoke": smoke,
             "jobs": jobs.records, "marks": marks, "seconds": time.perf_counter() - start,
-            "threads": torch.get_num_threads(), "machine": f"{platform.machine()} CPU, torch {torch.__version__}",
+            "threads": (f"1 in each of {processes} processes" if processes > 1 else torch.get_num_threads()), "machine": f"{platform.machine()} CPU, torch {torch.__version__}",
             "fast": FAST, "fractions": list(FRACTIONS), "aug_fractions": list(AUG_FRACTIONS),
             "reference_fraction": plan.reference, "workers": workers, "processes": processes, "job_seed": JOB_SEED, "draw_seed": DRAW_SEED}
     meta["generation_seconds"] = marks["samples"]
