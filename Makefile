@@ -24,7 +24,7 @@ bench-locality:
 	$(VENV)/bin/python scripts/bench_locality.py $(ARGS)
 
 # The paper's anonymization and augmentation results on the built-in model: docs/PAPER_RESULTS.md + plots
-# (about 25-30 min on 2 CPU cores; resumes from its dataset jobs under ~/.cache/comfyui-boomerang/bench-paper)
+# (estimated ~40 min on 2 CPU cores by `--estimate`; resumes from its dataset jobs under ~/.cache/comfyui-boomerang/bench-paper)
 bench-paper:
 	$(PYTHON) scripts/setup_env.py --no-browser
 	$(VENV)/bin/python scripts/bench_paper.py $(ARGS)

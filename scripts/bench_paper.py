@@ -56,7 +56,7 @@ class Plan:
 
 
 FULL = Plan()
-SMOKE = Plan(anon=10, exact_anon=10, shots=(1, 2), draws=2, exact_shots=(1,), recipe=pc.Recipe(steps=15, batch=32),
+SMOKE = Plan(anon=10, exact_anon=10, shots=(1,), draws=2, exact_shots=(1,), recipe=pc.Recipe(steps=15, batch=32),
              reference=0.1)
 
 
