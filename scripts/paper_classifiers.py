@@ -148,9 +148,11 @@ def cnn_accuracy(model: SmallCNN, images: np.ndarray, labels: np.ndarray) -> flo
 
 @torch.no_grad()
 def cnn_features(model: SmallCNN, images: np.ndarray) -> np.ndarray:
-    """The 64-d penultimate activations of images [N, 16, 16]."""
+    """The 64-d penultimate activations of images [N, 16, 16], on one thread (float sums then do not depend on
+    the caller's thread count, so the attack's distances repeat to the last bit)."""
     x = torch.from_numpy(np.asarray(images, dtype=np.float32))[:, None]
-    return model.body(x).numpy().astype(np.float64)
+    with _one_thread():
+        return model.body(x).numpy().astype(np.float64)
 
 
 def pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
