@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= $(CURDIR)/.venv
 export BOOMERANG_VENV := $(VENV)
 
-.PHONY: demo test workflows bench bench-tiling bench-locality bench-datasets bench-anonymity dataset digits-model
+.PHONY: demo test workflows bench bench-tiling bench-locality bench-datasets bench-anonymity bench-paper dataset digits-model
 demo:
 	$(PYTHON) scripts/setup_env.py --no-browser
 	$(VENV)/bin/python scripts/run_demo.py $(ARGS)
@@ -32,6 +32,12 @@ bench-locality:
 bench-anonymity:
 	$(PYTHON) scripts/setup_env.py --no-browser
 	$(VENV)/bin/python scripts/bench_anonymity.py $(ARGS)
+
+# The paper's anonymization and augmentation results on the built-in model: docs/PAPER_RESULTS.md + plots
+# (estimated ~40 min on 2 CPU cores by `--estimate`; resumes from its dataset jobs under ~/.cache/comfyui-boomerang/bench-paper)
+bench-paper:
+	$(PYTHON) scripts/setup_env.py --no-browser
+	$(VENV)/bin/python scripts/bench_paper.py $(ARGS)
 
 # Retrain the embedded default model (models/digits-ddpm: weights + model card), about 25 min on 2 CPU cores
 digits-model:
