@@ -107,6 +107,17 @@ class ComfyRuntime:
         prompt_id = str(uuid.uuid4())
         return prompt_id, asyncio.run(self.execution.validate_prompt(prompt_id, prompt, None))
 
+    def _new_executor(self, server):
+        """ComfyUI's PromptExecutor with the classic cache; 0.3.75 takes ``cache_args``, 0.3.64 ``cache_size``
+        (unused by the classic cache), so the argument is passed only where this ComfyUI knows it."""
+        import inspect
+
+        executor_class = self.execution.PromptExecutor
+        kwargs = {"cache_type": self.execution.CacheType.CLASSIC}
+        if "cache_args" in inspect.signature(executor_class.__init__).parameters:
+            kwargs["cache_args"] = {"lru": 0, "ram": 0}
+        return executor_class(server, **kwargs)
+
     def execute(self, prompt: dict, keep_cache: bool = False) -> dict:
         """Validate and execute an API-format graph; return ComfyUI's history entry and messages.
 
@@ -118,13 +129,11 @@ class ComfyRuntime:
         server = _Server()
         if keep_cache:
             if self._executor is None:
-                self._executor = self.execution.PromptExecutor(server, cache_type=self.execution.CacheType.CLASSIC,
-                                                               cache_args={"lru": 0, "ram": 0})
+                self._executor = self._new_executor(server)
             executor = self._executor
             executor.server = server
         else:
-            executor = self.execution.PromptExecutor(server, cache_type=self.execution.CacheType.CLASSIC,
-                                                     cache_args={"lru": 0, "ram": 0})
+            executor = self._new_executor(server)
         executor.execute(prompt, prompt_id, {}, outputs)
         if not executor.success:
             errors = [m for m in executor.status_messages if m[0] in ("execution_error", "execution_interrupted")]

@@ -54,3 +54,25 @@ def test_registry_validation_passes_without_warnings(tmp_path):
     assert "All validation checks passed successfully" in output and "warning" not in output.lower(), output
     assert "enable_tracking = False" in (home / ".config" / "comfy-cli" / "config.ini").read_text()
     assert (REPO / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_headless_executor_fits_both_comfyui_signatures():
+    """Regression: ComfyUI 0.3.64's PromptExecutor takes cache_size, 0.3.75's cache_args; the headless runtime
+    passed cache_args always, so every graph failed on 0.3.64 with a TypeError."""
+    import types
+
+    import headless
+
+    class Executor0364:
+        def __init__(self, server, cache_type=False, cache_size=None):
+            self.seen = (cache_type, cache_size)
+
+    class Executor0375:
+        def __init__(self, server, cache_type=False, cache_args=None):
+            self.seen = (cache_type, cache_args)
+
+    rt = headless.ComfyRuntime.__new__(headless.ComfyRuntime)
+    for executor_class, expected in ((Executor0364, ("classic", None)), (Executor0375, ("classic", {"lru": 0, "ram": 0}))):
+        rt.execution = types.SimpleNamespace(PromptExecutor=executor_class,
+                                             CacheType=types.SimpleNamespace(CLASSIC="classic"))
+        assert rt._new_executor(object()).seen == expected
