@@ -154,7 +154,8 @@ def main(argv=None):
              f"- job: `anonymize`, built-in digits DDPM (16x16, T = 1000), boomerang_exact, t_boom = {t_boom} "
              f"({t_boom} UNet calls per batch), {count} images, same seed in every row",
              f"- machine: {os.cpu_count()} CPU cores; load average {load_before[0]:.1f} before, {load_after[0]:.1f} "
-             "after (other jobs shared the cores)" + (" - SMOKE RUN, not a measurement" if args.smoke else ""),
+             + ("after (other jobs shared the cores)" if max(load_before[0], load_after[0]) >= 1.5 else
+                "after (no other job on the cores)") + (" - SMOKE RUN, not a measurement" if args.smoke else ""),
              "- items/s: steady rate after the first batch (boot and model loading excluded in every row)",
              f"- outputs of all rows byte-identical: {'yes' if identical else 'NO'} (the default per-item model calls "
              "on 1 thread, 1 process or Ray; the last column counts the 8-bit values that differ from row 1 in "

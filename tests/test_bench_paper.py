@@ -4,13 +4,13 @@ table row), never for a measured accuracy or time. Plus the attack and the augme
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from harness.bench_smoke import run_smoke
 
 REPO = Path(__file__).resolve().parent.parent
 FRACTIONS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0]
@@ -65,9 +65,7 @@ def test_classic_augmentation_is_the_identity_at_zero_strength_and_keeps_the_gri
 @pytest.mark.skipif(not os.environ.get("BOOMERANG_PAPER_SMOKE"), reason="set BOOMERANG_PAPER_SMOKE=1 (about 2 min)")
 def test_bench_paper_smoke(tmp_path):
     out, work = tmp_path / "docs", tmp_path / "work"
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_paper.py"), "--smoke", "--out", str(out),
-                           "--work", str(work)], capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_smoke("bench_paper.py", "--out", out, "--work", work)
     data = json.loads((out / "paper_results.json").read_text())
     meta, plan = data["meta"], data["meta"]["plan"]
     # the model card's split and schedule

@@ -14,6 +14,7 @@ from dataset_helpers import REPO, manifest_rows, one_thread, output_files, pixel
 from PIL import Image
 
 from headless.dataset import JobSpec, run_job
+from harness.bench_smoke import run_smoke
 
 FAST = {"t_boom": 20}  # the exact sampler over 20 of T = 1000 steps: a near copy, a few ms per image
 
@@ -266,9 +267,7 @@ def test_cli_names_ambiguous_workflows_inputs_and_missing_ray(tmp_path):
 
 def test_bench_datasets_smoke(tmp_path):
     out = tmp_path / "DATASETS.md"
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_datasets.py"), "--smoke", "--out", str(out)],
-                          capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_smoke("bench_datasets.py", "--out", out)
     text = out.read_text()
     assert "outputs of all rows byte-identical: yes" in text
     for row in ("| 1 process, batch 1,", "| 1 process, batch 8,", "| manifest SQL", "| atomic write"):

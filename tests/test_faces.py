@@ -26,6 +26,7 @@ FACE_512 = (175, 76, 266, 167)  # dlib HOG box on astronaut 512 px, exclusive ri
 FACE_CNN_512 = (165, 73, 264, 172)
 from boomerang import faces as F  # noqa: E402  (the pure package; tests/conftest.py puts the repo on sys.path)
 from boomerang.errors import BoomerangInputError  # noqa: E402
+from harness.bench_smoke import run_smoke
 
 
 def _load_dlib_faces():
@@ -339,10 +340,8 @@ def test_bad_threshold_is_refused_before_the_graph_runs(comfy, photos):
 
 def test_bench_anonymity_smoke_writes_table_and_histogram(tmp_path):
     """Structure only (tiny random checkpoint): every level has a row counting every output, the shares add up."""
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_anonymity.py"), "--smoke", "--size", "128",
-                           "--steps", "2", "--seeds", "1", "--fractions", "0.2,0.8", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_smoke("bench_anonymity.py", "--size", "128", "--steps", "2", "--seeds", "1", "--fractions", "0.2,0.8",
+              "--out", tmp_path, timeout=600)
     doc = (tmp_path / "ANONYMITY.md").read_text()
     rows = [line for line in doc.splitlines() if line.startswith("| 0.")]
     assert [r.split(" | ")[0] for r in rows] == ["| 0.2", "| 0.8"]
