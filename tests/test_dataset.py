@@ -274,3 +274,18 @@ def test_bench_datasets_smoke(tmp_path):
         assert row in text
     if importlib.util.find_spec("ray") is not None:
         assert "| 2 Ray workers, batch 8, 1 thread each |" in text
+
+
+def test_bench_steady_rate_does_not_over_count_parallel_workers():
+    """Regression (issue 11's Ray row, 12.56 items/s = 2.57x one process on 2 cores): with the window opened at
+    the first commit, 2 workers whose batches land together were counted 1.5x too fast."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    from bench_datasets import steady_rate
+
+    period, skew, batch = 2.0, 0.1, 8  # each of 2 workers commits 8 items every 2 s, 0.1 s apart
+    commits = sorted((k * period + w * skew, 0) for k in (1, 2, 3, 4) for w in (0, 1))
+    commits = [(t, batch * (i + 1)) for i, (t, _) in enumerate(commits)]
+    assert steady_rate(commits, workers=2) == pytest.approx(2 * batch / period)  # 8 items/s, the true rate
+    assert steady_rate(commits[:2], workers=2) != steady_rate(commits[:2], workers=2)  # one round only: nan
+    one = [(k * period, batch * k) for k in (1, 2, 3, 4)]
+    assert steady_rate(one, workers=1) == pytest.approx(batch / period)
