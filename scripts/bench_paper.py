@@ -239,6 +239,8 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2, help="processes for the CNN trainings (default 2)")
     parser.add_argument("--processes", type=int, default=2, help="processes that make the samples, one torch "
                         "thread each (default 2; 1: in this process with --threads)")
+    parser.add_argument("--render-only", action="store_true", help="rewrite PAPER_RESULTS.md and the two curve "
+                        "plots from --out's paper_results.json, running nothing (after a change to the report's text)")
     parser.add_argument("--shard", default=None, help=argparse.SUPPRESS)  # i/k: a child of --processes k
     args = parser.parse_args(argv)
     if args.threads is not None and not 1 <= args.threads <= 256:
@@ -255,6 +257,11 @@ def main(argv=None):
     if args.estimate:
         for key, value in estimate(work, args.threads, args.workers, args.processes).items():
             print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")  # noqa: T201
+        return
+    if args.render_only:
+        results = paper_report.from_json(args.out / "paper_results.json")
+        paper_report.write(results, None, args.out)
+        print(paper_report.summary(results))  # noqa: T201
         return
     plan = SMOKE if args.smoke else FULL
     if args.shard:
