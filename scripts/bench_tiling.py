@@ -152,6 +152,7 @@ def measure(sides, untiled_sides, steps: int = STEPS, tile: int = TILE, overlap:
             row = {"side": side, "mode": mode, "tiles": len(grid) if mode != "off" else 1,
                    **bench_memory.run_child(args, int(cap_gib * 2**30), script=Path(__file__))}
             rows.append(row)
+            done.add((side, mode))  # or the re-read above adds it a second time from the file
             if rows_file:
                 with open(rows_file, "a") as f:
                     f.write(json.dumps(row) + "\n")
@@ -258,13 +259,22 @@ def notes(rows: list[dict]) -> str:
                    f"{inc / 2**30:.2f} GiB) plus the growth of the full-size buffers ({grown / 2**20:.0f} MiB): about "
                    f"{(inc + grown) / 2**30:.2f} GiB, and {len(latent_grid(4096))} UNet calls per step of the same "
                    f"tile size as at 1024 px ({a['unet_calls']} calls).")
-    u1, u2 = by.get((1024, "off")), by.get((2048, "off"))
-    if u1 and not u2:
+    u1, u2, u4 = by.get((1024, "off")), by.get((2048, "off")), by.get((4096, "off"))
+    stopped = next((r for r in rows if (r["side"], r["mode"]) == (4096, "off") and "stopped" in r), None)
+    if u4 and b:
+        out.append(f"4096 px untiled: measured. Peak increase {(u4['peak_during'] - u4['rss_before']) / 2**30:.2f} GiB "
+                   f"against {(b['peak_during'] - b['rss_before']) / 2**30:.2f} GiB tiled; one UNet call on the whole "
+                   f"latent took {u4['unet_seconds']:.1f} s against {b['unet_seconds']:.1f} s for the "
+                   f"{b['unet_calls']} tile calls.")
+    elif stopped:
+        out.append(f"4096 px untiled: stopped at the bench's memory cap ({stopped['stopped']}, peak "
+                   f"{stopped['peak_bytes'] / 2**30:.2f} GiB); the extrapolation below stands in for it.")
+    if u1 and not u2 and not u4:
         i1 = u1["peak_during"] - u1["rss_before"]
         out.append(f"4096 px untiled: not run (extrapolated). Its peak increase at 1024 px is {i1 / 2**30:.2f} GiB; "
                    f"scaling it with the area (x16) gives about {16 * i1 / 2**30:.1f} GiB at 4096 px (more where "
                    "attention memory grows with the area squared).")
-    if u1 and u2:
+    if u1 and u2 and not u4:
         i1, i2 = (u["peak_during"] - u["rss_before"] for u in (u1, u2))
         out.append(f"4096 px untiled: not run (extrapolated). Its peak increase at 1024 and 2048 px is {i1 / 2**30:.2f} "
                    f"and {i2 / 2**30:.2f} GiB; growing with the area from 2048 px (x4) gives at least "
@@ -287,7 +297,7 @@ def run(smoke: bool, checkpoints=(), rows_file: Path | None = None, render_only:
     import torch
 
     start = time.perf_counter()
-    sides, untiled = ((256,), (256,)) if smoke else ((512, 1024, 2048, 4096), (1024, 2048))
+    sides, untiled = ((256,), (256,)) if smoke else ((512, 1024, 2048, 4096), (1024, 2048, 4096))
     tile, overlap = (128, 16) if smoke else (TILE, OVERLAP)
     if render_only:
         rows = sorted((json.loads(line) for line in rows_file.read_text().splitlines()),

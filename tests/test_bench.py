@@ -40,3 +40,26 @@ def test_tiling_bench_rewrites_only_its_own_section(tmp_path):
     assert sizes["upscaled image"] + sizes["VAE decode accumulator + weights"] + sizes["normalised decode"] == 40 * 4096 ** 2
     assert sizes["latent (one copy)"] == 4 * 4 * 512 * 512
     assert sizes["denoiser blend weights"] == 4 * 81 * 64 * 64  # 9 x 9 tiles of 64 x 64 latent samples
+
+
+def test_tiling_bench_rows_file_lists_each_row_once(tmp_path, monkeypatch):
+    """Regression: with --rows, every measured row was read back from the file and listed twice in the doc."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import bench_memory
+    import bench_tiling
+
+    calls = []
+
+    def fake_child(args, cap, script=None):  # the child's JSON, without running ComfyUI
+        calls.append((int(args[1]), args[2]))
+        return {"seconds": 1.0}
+
+    monkeypatch.setattr(bench_memory, "run_child", fake_child)
+    rows_file = tmp_path / "rows.jsonl"
+    rows = bench_tiling.measure((512, 1024), (1024,), rows_file=rows_file)
+    expected = [(512, "auto"), (1024, "auto"), (1024, "off")]
+    assert [(r["side"], r["mode"]) for r in rows] == expected and calls == expected
+    assert [r["tiles"] for r in rows] == [1, 9, 1]  # 3 x 3 tiles of 512 px with 64 px overlap cover 1024 px
+    again = bench_tiling.measure((512, 1024), (1024,), rows_file=rows_file)  # resumed: nothing measured again
+    assert [(r["side"], r["mode"]) for r in again] == expected and len(calls) == 3
+    assert len(rows_file.read_text().splitlines()) == 3
