@@ -258,6 +258,8 @@ def main(argv=None):
         for key, value in estimate(work, args.threads, args.workers, args.processes).items():
             print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")  # noqa: T201
         return
+    if args.render_only and not (args.out / "paper_results.json").is_file():
+        parser.error(f"--render-only needs a paper_results.json in --out from an earlier run; received --out {args.out}")
     if args.render_only:
         results = paper_report.from_json(args.out / "paper_results.json")
         paper_report.write(results, None, args.out)
