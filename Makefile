@@ -34,7 +34,7 @@ bench-anonymity:
 	$(VENV)/bin/python scripts/bench_anonymity.py $(ARGS)
 
 # The paper's anonymization and augmentation results on the built-in model: docs/PAPER_RESULTS.md + plots
-# (estimated ~40 min on 2 CPU cores by `--estimate`; resumes from its dataset jobs under ~/.cache/comfyui-boomerang/bench-paper)
+# (30 min on 2 idle CPU cores, measured; resumes from its dataset jobs under ~/.cache/comfyui-boomerang/bench-paper)
 bench-paper:
 	$(PYTHON) scripts/setup_env.py --no-browser
 	$(VENV)/bin/python scripts/bench_paper.py $(ARGS)
