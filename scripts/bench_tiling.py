@@ -6,7 +6,7 @@ of docs/BENCHMARKS.md (between the tiling markers):
 
 Every row is a fresh child process (as bench_memory.py): ComfyUI, the tiny SD1.5 UNet and text encoder, a
 random-weight TAESD (ComfyUI's own tiny-VAE class, compression 8) as the VAE, and the 256 px photo. The
-SD VAE of the tiny checkpoint would take ~3 min per 1024 px image on 2 CPU cores (hours at 4096 px), and
+SD VAE of the tiny checkpoint took ~3 min per 1024 px image on 2 shared CPU cores (x16 at 4096 px), and
 what this measures is the denoiser. Peak: the kernel's RSS high-water mark reset just before the upscale
 (and CUDA max_memory_allocated when a GPU is present). UNet calls and their time: forward hooks on the UNet.
 """
@@ -181,8 +181,8 @@ def section(rows: list[dict], gpu: list[dict] | None, meta: dict) -> str:
              f"{INPUT} px photo at t_boom {T_BOOM}, {meta['tile']} px denoiser tiles with {meta['overlap']} px overlap, tile_batch 1, {meta['steps']} "
              "dpmpp_2m step(s) at cfg 1 (one UNet call per tile per step), VAE tiles of 512 px. Model: the tiny SD1.5 "
              "UNet (random weights; attention at 1/4 of the latent side) with a random-weight TAESD as the VAE "
-             "(ComfyUI's own class, compression 8), because the tiny checkpoint's full SD VAE costs ~3 min per "
-             "1024 px image on this CPU. A fresh process per row; *peak* is the RSS high-water mark while the node "
+             "(ComfyUI's own class, compression 8), because the tiny checkpoint's full SD VAE took ~3 min per "
+             "1024 px image on 2 shared CPU cores (x16 the work at 4096 px). A fresh process per row; *peak* is the RSS high-water mark while the node "
              "ran, *increase* is peak minus RSS before it. UNet time and calls come from forward hooks on the UNet.",
              "", "| output | denoising | tiles | UNet calls | UNet input | time | UNet time | UNet time / call | "
              "RSS before | peak | increase |", "|---|---|---|---|---|---|---|---|---|---|---|"]
