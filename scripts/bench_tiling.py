@@ -174,7 +174,7 @@ def section(rows: list[dict], gpu: list[dict] | None, meta: dict) -> str:
     gib = lambda v: f"{v / 2**30:.2f} GiB" if v is not None else "n/a"  # noqa: E731
     mib = lambda v: f"{v / 2**20:.1f} MiB"  # noqa: E731
     lines = [BEGIN, "## 7. Tiled denoiser (issue 9)", "",
-             f"Measured {meta['when']} on {meta['machine']} by `python scripts/bench_tiling.py` ("
+             ("Written" if meta.get("minutes") is None else "Measured") + f" {meta['when']} on {meta['machine']} by `python scripts/bench_tiling.py` ("
              + (f"{meta['minutes']:.1f} min" if meta.get("minutes") is not None else
                 "rows saved one by one with `--rows` and written with `--render-only`")
              + "; part of `make bench`, or alone to refresh only this section). UpscaleThenBoomerang from the "
