@@ -8,7 +8,7 @@ run API-format graphs through ComfyUI's own validator and executor.
 Nothing is imported from ComfyUI until ``boot()``. Used by the demo, the benchmarks, the dataset jobs and,
 through ``tests/harness``, the tests.
 """
-from .paths import cache_dir, comfyui_dir
+from .paths import cache_dir, comfyui_dir, load_pack_file
 from .runtime import PACK_DIR_NAME, REPO, ComfyRuntime, GraphError
 
-__all__ = ["ComfyRuntime", "GraphError", "PACK_DIR_NAME", "REPO", "cache_dir", "comfyui_dir"]
+__all__ = ["ComfyRuntime", "GraphError", "PACK_DIR_NAME", "REPO", "cache_dir", "comfyui_dir", "load_pack_file"]

@@ -16,7 +16,6 @@ Writes a markdown table and a histogram PNG (docs/ANONYMITY.md, docs/anonymity.p
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
 import sys
 import tempfile
@@ -33,14 +32,6 @@ REPO = headless.REPO
 FRACTIONS = (0.2, 0.5, 0.7, 0.8)
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 log = logging.getLogger("boomerang.anonymity")
-
-
-def dlib_faces():
-    spec = importlib.util.spec_from_file_location("boomerang_dlib_faces", REPO / "nodes" / "dlib_faces.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def smoke_images(folder: Path) -> Path:
@@ -111,7 +102,7 @@ def measure(args) -> dict:
     seconds = time.perf_counter() - start
     from PIL import Image
 
-    faces = dlib_faces()
+    faces = headless.load_pack_file("nodes/dlib_faces.py")
     models = faces.load()
 
     def vector(path):

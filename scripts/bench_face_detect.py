@@ -9,7 +9,6 @@ meaningful; absolute times depend on the CPU (and on what else runs on it).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import sys
 import time
@@ -18,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+import headless  # noqa: E402  (the pack's headless package: load_pack_file)
 
 
 def main(argv=None) -> int:
@@ -26,10 +27,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--upsample", type=int, default=0)
     args = parser.parse_args(argv)
-    spec = importlib.util.spec_from_file_location("boomerang_dlib_faces", REPO / "nodes" / "dlib_faces.py")
-    faces = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = faces
-    spec.loader.exec_module(faces)
+    faces = headless.load_pack_file("nodes/dlib_faces.py")
     from PIL import Image
     from skimage import data
 

@@ -4,7 +4,6 @@ Truths: the face box and distances measured by hand on scikit-image's astronaut 
 exact pixel equality outside the paste region, single-pass runs that check every step of the retry loop, and a
 stub recognizer whose answers fix the step counts.
 """
-import importlib.util
 import json
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import torch
 from PIL import Image
 from skimage import data
 
+import headless
 from harness import graphs
 from harness.oracle_unet import GaussianOracleUNet, write_oracle
 from harness.runtime import tiny_checkpoint
@@ -29,15 +29,7 @@ from boomerang.errors import BoomerangInputError  # noqa: E402
 from harness.bench_smoke import run_smoke
 
 
-def _load_dlib_faces():
-    spec = importlib.util.spec_from_file_location("boomerang_dlib_faces", REPO / "nodes" / "dlib_faces.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-dlib_faces = _load_dlib_faces()
+dlib_faces = headless.load_pack_file("nodes/dlib_faces.py")
 
 
 def iou(a, b) -> float:
