@@ -43,16 +43,22 @@ def diff_cell(a: list, b: list) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ tables
+ATTACK_COLUMNS = "SVM | CNN (3 seeds) | re-id top-1 pixel | top-10 pixel | re-id top-1 CNN features | top-10 CNN features"
+
+
+def attack_cells(r: dict) -> str:
+    """The cells under ATTACK_COLUMNS for one training set: its two accuracies and its four linkage rates."""
+    return (f"{pct(r['svm'])} | {pm(r['cnn'])} | {pct(r['pixel']['top1'])} | {pct(r['pixel']['top10'])} | "
+            f"{pct(r['feature']['top1'])} | {pct(r['feature']['top10'])}")
+
+
 def privacy_table(p: dict, meta: dict) -> str:
     n = p["rows"][0]["pixel"]["pool"]
-    lines = ["| training data | t_boom / T | SVM | CNN (3 seeds) | re-id top-1 pixel | top-10 pixel | "
-             "re-id top-1 CNN features | top-10 CNN features |", "|---|---|---|---|---|---|---|---|"]
+    lines = [f"| training data | t_boom / T | {ATTACK_COLUMNS} |", "|---|---|---|---|---|---|---|---|"]
     r = p["real"]
     lines.append(f"| real training images | - | {pct(r['svm'])} | {pm(r['cnn'])} | (identical: 100%) | | | |")
     for row in p["rows"]:
-        lines.append(f"| anonymized | {row['fraction']:g} | {pct(row['svm'])} | {pm(row['cnn'])} | "
-                     f"{pct(row['pixel']['top1'])} | {pct(row['pixel']['top10'])} | {pct(row['feature']['top1'])} | "
-                     f"{pct(row['feature']['top10'])} |")
+        lines.append(f"| anonymized | {row['fraction']:g} | {attack_cells(row)} |")
     lines.append(f"| chance | | 10% | 10% | {pct(1 / n, 3)} | {pct(10 / n, 2)} | {pct(1 / n, 3)} | {pct(10 / n, 2)} |")
     return "\n".join(lines)
 
@@ -72,14 +78,11 @@ def distance_table(p: dict) -> str:
 
 
 def reference_table(ref: dict) -> str:
-    lines = ["| training data | SVM | CNN (3 seeds) | re-id top-1 pixel | top-10 pixel | re-id top-1 CNN features | "
-             "top-10 CNN features | pixel RMS to source |", "|---|---|---|---|---|---|---|---|"]
+    lines = [f"| training data | {ATTACK_COLUMNS} | pixel RMS to source |", "|---|---|---|---|---|---|---|---|"]
     for name, label in (("real", "the same real images"), ("exact", "boomerang_exact (Algorithm 1)"),
                         ("fast", "dpmpp_3m_sde / karras / 20")):
         r = ref[name]
-        lines.append(f"| {label} | {pct(r['svm'])} | {pm(r['cnn'])} | {pct(r['pixel']['top1'])} | "
-                     f"{pct(r['pixel']['top10'])} | {pct(r['feature']['top1'])} | {pct(r['feature']['top10'])} | "
-                     f"{r['pixel']['to_source']:.3f} |")
+        lines.append(f"| {label} | {attack_cells(r)} | {r['pixel']['to_source']:.3f} |")
     return "\n".join(lines)
 
 
