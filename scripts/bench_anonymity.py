@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import platform
 import sys
 import tempfile
 import time
@@ -180,7 +182,8 @@ def write_doc(result: dict, args, out: Path) -> str:
         f"photo and level; "
         f"{args.sampler} + {args.scheduler}, {args.steps} steps, cfg {args.cfg:g}, prompt '{args.prompt}'. "
         f"Identity: dlib's ResNet descriptors (HOG detector, upsample {args.upsample}), threshold {args.threshold:g}. "
-        f"Wall time of the generation: {result['seconds']:.0f} s on this machine (CPU; not a GPU figure).", "",
+        f"Wall time of the generation: {result['seconds']:.0f} s on {os.cpu_count()} CPU cores "
+        f"({platform.machine()}; not a GPU figure).", "",
         *(["Left out (no face found in the original): " + ", ".join(result["no_face_originals"]), ""]
           if result["no_face_originals"] else []),
         *rows, "", f"![histogram of identity distances per t_boom]({png.name})", "",

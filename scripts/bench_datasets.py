@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import platform
 import sys
 import tempfile
 import time
@@ -163,7 +164,7 @@ def main(argv=None):
     base = rows[0][1]["items_per_s"]
     lines = ["# Dataset jobs: throughput on the digits model", "",
              "Written by `scripts/bench_datasets.py` (`make bench-datasets`); every row measured one after another "
-             "in one run on the same machine. CPU only here: absolute GPU numbers are not measured.", "",
+             f"in one run on the same machine, on its CPU ({platform.machine()}); GPU numbers are not measured.", "",
              f"- job: `anonymize`, built-in digits DDPM (16x16, T = 1000), boomerang_exact, t_boom = {t_boom} "
              f"({t_boom} UNet calls per batch), {count} images, same seed in every row",
              f"- machine: {os.cpu_count()} CPU cores; load average {load_before[0]:.1f} before, {load_after[0]:.1f} "
@@ -192,7 +193,7 @@ def main(argv=None):
               "- The default (BoomerangPerItemModel: the network called once per item) buys bit-identical outputs "
               "across batch sizes with the model's batch speed-up: batch 8 then saves only per-graph overhead. "
               "`--fast-batches` shows what tensor batching gains on this model; on a GPU, where the network is "
-              "the bulk of the cost and batches run in parallel, the gain is larger (not measured here).",
+              "the bulk of the cost and batches run in parallel, the gain is larger (not measured).",
               "- Ray and thread rows depend on the machine's load: with other jobs on the same cores, two "
               "processes get a larger share of the CPU than one, and two torch threads in one process can stall "
               "each other (OpenMP threads waiting at barriers). On idle cores 2 workers can give at most 2x.",

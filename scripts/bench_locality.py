@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import logging
+import os
+import platform
 import sys
 import tempfile
 import time
@@ -69,7 +71,7 @@ def measure(per_class: int, seeds: int, fractions: list[float]) -> tuple[list[di
     chance = float((rows[-1]["label_share"] * prior).sum())
     meta = {"T": total_t, "images": n, "seeds": seeds, "samples": n * seeds, "seconds": seconds, "chance": chance,
             "classifier_acc": float((svm.predict(digits_data.features(originals)) == labels).mean()),
-            "model_calls": sum(t_booms)}
+            "model_calls": sum(t_booms), "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})"}
     return rows, meta
 
 
@@ -120,7 +122,7 @@ originals) labels as the original digit. Duplicates: share of same-input seed pa
 
 Chance agreement at t_boom = T (labels of the fresh samples against the classes of the inputs):
 {meta['chance']:.1%}. Run time: {meta['seconds']:.0f} s for {meta['model_calls']} reverse steps of batch
-{meta['samples']} on this machine's CPU.
+{meta['samples']} on {meta['machine']}.
 
 ![distance and label retention against t_boom / T](locality.png)
 """

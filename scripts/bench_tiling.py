@@ -1,4 +1,4 @@
-"""Benchmark section 7: the tiled denoiser (issue 9). Part of `make bench`; alone it rewrites only its own section
+"""Benchmark section 7: the tiled denoiser. Part of `make bench`; alone it rewrites only its own section
 of docs/BENCHMARKS.md (between the tiling markers):
 
     python scripts/bench_tiling.py            # peak memory and time of UpscaleThenBoomerang, 512-4096 px output
@@ -173,7 +173,7 @@ def gpu_rows(checkpoints, factors=(4, 8, 16), steps: int = 20) -> list[dict]:
 def section(rows: list[dict], gpu: list[dict] | None, meta: dict) -> str:
     gib = lambda v: f"{v / 2**30:.2f} GiB" if v is not None else "n/a"  # noqa: E731
     mib = lambda v: f"{v / 2**20:.1f} MiB"  # noqa: E731
-    lines = [BEGIN, "## 7. Tiled denoiser (issue 9)", "",
+    lines = [BEGIN, "## 7. Tiled denoiser", "",
              ("Written" if meta.get("minutes") is None else "Measured") + f" {meta['when']} on {meta['machine']} by `python scripts/bench_tiling.py` ("
              + (f"{meta['minutes']:.1f} min" if meta.get("minutes") is not None else
                 "rows saved one by one with `--rows` and written with `--render-only`")
@@ -227,7 +227,7 @@ def section(rows: list[dict], gpu: list[dict] | None, meta: dict) -> str:
             lines.append(f"| {r['checkpoint']} | {r['factor']}x | {INPUT * r['factor']} px | "
                          f"{r.get('seconds', float('nan')):.2f} s | {gib(r.get('cuda_peak'))} |")
     else:
-        lines.append("Not measured: no GPU was lent to this task. Where CUDA is present, `python scripts/"
+        lines.append("Not measured: this run had no GPU. Where CUDA is present, `python scripts/"
                      "bench_tiling.py --checkpoint NAME` adds 4x/8x/16x PRE of the 256 px photo (20 dpmpp_2m steps, "
                      "the checkpoint's own VAE) with seconds per image and `torch.cuda.max_memory_allocated`, for "
                      "the tiny checkpoint and each named checkpoint.")

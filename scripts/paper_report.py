@@ -303,8 +303,7 @@ calls, hours on 2 CPU cores. The sweeps therefore use the benchmarked fast setti
 ComfyUI recomputes over the whole chain). boomerang_exact is run where it is affordable, at t_boom/T =
 {meta['reference_fraction']:g}, in batches of {plan['batch_exact']} (there the model calls dominate): on
 {p['reference']['images']} of the anonymized images (stratified) and for the n = {', '.join(map(str, plan['exact_shots']))}
-augmentation sets; section 3 compares the two samplers. This inverts the issue's wording (exact main, fast
-repeat) to fit the time budget; the comparison is the same. The jobs batch the model calls (`exact_batches`
+augmentation sets; section 3 compares the two samplers. The jobs batch the model calls (`exact_batches`
 off where the job API has it): outputs can then differ by a grey level between batch sizes, which no statistic
 here can see.
 
