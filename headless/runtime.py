@@ -1,6 +1,6 @@
 """A real ComfyUI in this process: boot it, load the pack the way ComfyUI does, run API-format graphs.
 
-ComfyUI comes from ``COMFYUI_PATH`` or from the cache that ``scripts/setup_env.py`` fills (0.3.75); see
+ComfyUI comes from ``COMFYUI_PATH`` or from the cache that ``devtools/setup_env.py`` fills (0.3.75); see
 ``paths.py``. The pack (and any extra packs, such as the tests' node pack) is linked into a fresh
 custom_nodes folder and loaded through ``nodes.init_extra_nodes``; graphs are checked by ComfyUI's own
 ``validate_prompt`` and run by its ``PromptExecutor``.
@@ -64,7 +64,7 @@ class ComfyRuntime:
 
         start = time.perf_counter()
         if not (self.root / "comfy" / "samplers.py").is_file():
-            raise RuntimeError(f"No ComfyUI at {self.root}: run `python3 scripts/setup_env.py` or set COMFYUI_PATH")
+            raise RuntimeError(f"No ComfyUI at {self.root}: run `python3 -m devtools.setup_env` or set COMFYUI_PATH")
         sys.path.insert(0, str(self.root))
         saved_argv = sys.argv
         sys.argv = [saved_argv[0], "--cpu"]

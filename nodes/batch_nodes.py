@@ -5,7 +5,8 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..boomerang.errors import BoomerangInputError
-from . import glue, inputs
+from . import inputs
+from .comfy import sampling
 
 MAX_ITEM_SEED = (1 << 63) - 1
 
@@ -52,7 +53,7 @@ class BoomerangItemSeeds(io.ComfyNode):
             raise BoomerangInputError("latent", "a LATENT with a 'samples' tensor", type(latent).__name__)
         out = latent.copy()
         out["batch_index"] = parse_seeds(seeds, int(samples.shape[0]))
-        out.pop(glue.META, None)
+        out.pop(sampling.META, None)
         return io.NodeOutput(out)
 
 
@@ -73,4 +74,4 @@ class BoomerangPerItemModel(io.ComfyNode):
 
     @classmethod
     def execute(cls, model) -> io.NodeOutput:
-        return io.NodeOutput(glue.per_item_model(model))
+        return io.NodeOutput(sampling.per_item_model(model))

@@ -4,7 +4,8 @@ from __future__ import annotations
 import torch
 from comfy_api.latest import io, ui
 
-from . import glue, inputs
+from . import inputs
+from .comfy import sampling
 
 
 class BoomerangNoise(io.ComfyNode):
@@ -34,7 +35,7 @@ class BoomerangNoise(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, latent, t_boom, seed) -> io.NodeOutput:
-        out, level = glue.add_forward_noise(model, latent, t_boom, seed)
+        out, level = sampling.add_forward_noise(model, latent, t_boom, seed)
         text = level.describe()
         return io.NodeOutput(out, level.sigma, text, ui=ui.PreviewText(text))
 
@@ -64,7 +65,7 @@ class PartialReverseSampler(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, positive, negative, latent, cfg, sampler, scheduler, steps, seed) -> io.NodeOutput:
-        return io.NodeOutput(glue.reverse(model, positive, negative, latent, cfg, sampler, scheduler, steps, seed))
+        return io.NodeOutput(sampling.reverse(model, positive, negative, latent, cfg, sampler, scheduler, steps, seed))
 
 
 class Boomerang(io.ComfyNode):
@@ -93,8 +94,8 @@ class Boomerang(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, positive, negative, latent, t_boom, cfg, sampler, scheduler, steps, seed) -> io.NodeOutput:
-        noisy, _ = glue.add_forward_noise(model, latent, t_boom, seed)
-        return io.NodeOutput(glue.reverse(model, positive, negative, noisy, cfg, sampler, scheduler, steps, seed))
+        noisy, _ = sampling.add_forward_noise(model, latent, t_boom, seed)
+        return io.NodeOutput(sampling.reverse(model, positive, negative, noisy, cfg, sampler, scheduler, steps, seed))
 
 
 class BoomerangExactSampler(io.ComfyNode):
@@ -113,7 +114,7 @@ class BoomerangExactSampler(io.ComfyNode):
 
     @classmethod
     def execute(cls) -> io.NodeOutput:
-        return io.NodeOutput(glue.exact_ksampler())
+        return io.NodeOutput(sampling.exact_ksampler())
 
 
 class BoomerangSigmas(io.ComfyNode):
@@ -141,7 +142,7 @@ class BoomerangSigmas(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, t_boom, sampler, scheduler, steps) -> io.NodeOutput:
-        level = glue.level_for(model, t_boom)
+        level = sampling.level_for(model, t_boom)
         if t_boom == 0:
             return io.NodeOutput(torch.FloatTensor([]))
-        return io.NodeOutput(glue.schedule(model, level, sampler, scheduler, steps))
+        return io.NodeOutput(sampling.schedule(model, level, sampler, scheduler, steps))

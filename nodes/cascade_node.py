@@ -5,7 +5,9 @@ import torch
 from comfy_api.latest import io
 
 from ..boomerang.schedule import parse_pass_schedule
-from . import glue, inputs, tiling
+from . import inputs, tiling
+from .comfy import sampling
+from .comfy.tiling import for_latent
 from .passes import COLOR_MATCH, run_passes
 
 
@@ -63,10 +65,10 @@ class CascadeLoop(io.ComfyNode):
     def execute(cls, model, positive, negative, latent, t_boom, cfg, sampler, scheduler, steps, seed, passes,
                 color_match, t_boom_schedule="", denoise_tiling="auto", denoise_tile=tiling.DEFAULT_TILE,
                 denoise_overlap=tiling.DEFAULT_OVERLAP, tile_batch=1, vae=None) -> io.NodeOutput:
-        total = glue.level_for(model, 0).total
+        total = sampling.level_for(model, 0).total
         t_booms = parse_pass_schedule(t_boom_schedule, passes, t_boom, total)
-        samples = glue.check_latent(model, latent)
-        model = tiling.for_latent(model, vae, samples, denoise_tiling, denoise_tile, denoise_overlap, tile_batch,
+        samples = sampling.check_latent(model, latent)
+        model = for_latent(model, vae, samples, denoise_tiling, denoise_tile, denoise_overlap, tile_batch,
                                   "CascadeLoop")
         final, intermediates = run_passes(model, positive, negative, latent, t_booms, cfg, sampler, scheduler,
                                           steps, seed, color_match)

@@ -1,7 +1,7 @@
 """Face anonymization on a batch of photos: find faces, Boomerang each face crop, check its identity, paste back.
 
 Glue between the pure parts (``boomerang/faces.py``), dlib (``dlib_faces.py``) and the Boomerang passes
-(``glue.add_forward_noise`` + ``glue.reverse``). Face k of a batch (numbered in reading order over the photos,
+(``comfy/sampling.py``: ``add_forward_noise`` + ``reverse``). Face k of a batch (numbered in reading order over the photos,
 skipped faces included) uses seed + k, so re-running with ``only_face = k`` redoes that face alone.
 """
 from __future__ import annotations
@@ -14,7 +14,8 @@ import torch
 
 from ..boomerang import faces as F
 from ..boomerang.errors import BoomerangInputError, check_int_range
-from . import dlib_faces, glue
+from . import dlib_faces
+from .comfy import sampling
 
 log = logging.getLogger("boomerang")
 
@@ -35,7 +36,7 @@ class Settings:
     still_recognizable: str = "blur"
     feather: float = 0.15
     cfg: float = 7.5
-    sampler: str = glue.EXACT
+    sampler: str = sampling.EXACT
     scheduler: str = "simple"
     steps: int = 20
     seed: int = 0
@@ -152,9 +153,9 @@ def anonymize(images, vae, model, positive, negative, s: Settings, mask=None, bo
             latent = {"samples": _encode(vae, work)}
 
             def generate(t, seed=report.seed, latent=latent, ww=ww, wh=wh):
-                noisy, level = glue.add_forward_noise(model, latent, t, seed)
+                noisy, level = sampling.add_forward_noise(model, latent, t, seed)
                 log.info("AnonymizeFaces: photo %d face %d, %s", b, report.face, level.describe())
-                result = glue.reverse(model, positive, negative, noisy, s.cfg, s.sampler, s.scheduler, s.steps, seed)
+                result = sampling.reverse(model, positive, negative, noisy, s.cfg, s.sampler, s.scheduler, s.steps, seed)
                 return _decode(vae, result["samples"], ww, wh)
 
             def distance(sample, expected=expected, reference=reference):

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-import comfy.samplers
 from comfy_api.latest import io
 
-from . import glue, tiling
+from . import tiling
+from .comfy import sampling
 
 CATEGORY = "sampling/boomerang"
 MAX_T = 10000  # the schema bound; the model's own T (1000 for SD) is checked when the node runs
@@ -44,7 +44,7 @@ def cfg() -> io.Float.Input:
 
 def sampler() -> io.Combo.Input:
     return io.Combo.Input(
-        "sampler", options=glue.sampler_names(), default=glue.EXACT,
+        "sampler", options=sampling.sampler_names(), default=sampling.EXACT,
         tooltip="boomerang_exact: the paper's Algorithm 1, one DDPM step per timestep from t_boom to 1 "
                 "(t_boom model calls; steps and scheduler are ignored). Any other sampler is the fast "
                 "path: `steps` steps of `scheduler`, starting exactly at the t_boom level. Recommended fast "
@@ -55,7 +55,7 @@ def sampler() -> io.Combo.Input:
 
 def scheduler() -> io.Combo.Input:
     return io.Combo.Input(
-        "scheduler", options=list(comfy.samplers.SCHEDULER_HANDLERS), default="simple",
+        "scheduler", options=sampling.scheduler_names(), default="simple",
         tooltip="Fast path only: how the steps are spread between the t_boom level and 0.")
 
 
@@ -90,7 +90,7 @@ def check_fast_path(t_boom_value, sampler_name, steps_value) -> bool | str:
         return steps_range
     if None in (t_boom_value, sampler_name, steps_value):
         return True
-    if sampler_name != glue.EXACT and t_boom_value > 0 and steps_value > t_boom_value:
+    if sampler_name != sampling.EXACT and t_boom_value > 0 and steps_value > t_boom_value:
         return (f"steps must be an integer in [1, t_boom = {t_boom_value}] on the fast path ({sampler_name}); "
                 f"received {steps_value}")
     return True

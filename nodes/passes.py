@@ -7,7 +7,7 @@ import torch
 
 from ..boomerang import noise as bnoise
 from ..boomerang.imaging import match_channel_stats
-from . import glue
+from .comfy import sampling
 
 log = logging.getLogger("boomerang")
 
@@ -22,13 +22,13 @@ def run_passes(model, positive, negative, latent: dict, t_booms: list[int], cfg:
     Boomerang with the same seed. With ``color_match`` each pass's output is matched per item and channel
     to the input latent's mean (and standard deviation), which stops the drift of repeated passes.
     """
-    reference = glue.check_latent(model, latent)
+    reference = sampling.check_latent(model, latent)
     current = latent
     intermediates = []
     for p, t_boom in enumerate(t_booms):
-        noisy, level = glue.add_forward_noise(model, current, t_boom, seed, bnoise.pass_stream(bnoise.STREAM_FORWARD, p))
+        noisy, level = sampling.add_forward_noise(model, current, t_boom, seed, bnoise.pass_stream(bnoise.STREAM_FORWARD, p))
         log.info("Boomerang pass %d/%d: %s", p + 1, len(t_booms), level.describe())
-        current = glue.reverse(model, positive, negative, noisy, cfg, sampler, scheduler, steps, seed,
+        current = sampling.reverse(model, positive, negative, noisy, cfg, sampler, scheduler, steps, seed,
                                bnoise.pass_stream(bnoise.STREAM_ANCESTRAL, p))
         if color_match != "off" and t_boom > 0:
             current = current.copy()

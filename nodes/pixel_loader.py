@@ -5,7 +5,8 @@ import logging
 
 from comfy_api.latest import io
 
-from . import inputs, pixel_glue
+from . import inputs
+from .comfy import pixel
 
 log = logging.getLogger("boomerang")
 
@@ -23,10 +24,10 @@ class PixelDiffusionLoader(io.ComfyNode):
                         "as with Stable Diffusion. `digits-ddpm (built-in)` is the pack's own 16x16 digit model.",
             search_aliases=["pixel diffusion", "ddpm", "diffusers unet", "UNet2DModel", "boomerang"],
             inputs=[
-                io.Combo.Input("model_name", options=pixel_glue.model_names(),
+                io.Combo.Input("model_name", options=pixel.model_names(),
                                tooltip="A folder under models/diffusers holding unet/ and scheduler/ (or "
                                        "config.json + scheduler_config.json). Pickle (.bin) weights are refused."),
-                io.Combo.Input("weight_dtype", options=list(pixel_glue.DTYPES), default="float32",
+                io.Combo.Input("weight_dtype", options=list(pixel.DTYPES), default="float32",
                                tooltip="Precision of the weights. float32 is exact and right on CPU; "
                                        "float16/bfloat16 halve memory on a GPU at some loss of accuracy."),
             ],
@@ -41,7 +42,7 @@ class PixelDiffusionLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, model_name, weight_dtype) -> io.NodeOutput:
-        ddpm, model, vae, cond = pixel_glue.load(model_name, weight_dtype)
+        ddpm, model, vae, cond = pixel.load(model_name, weight_dtype)
         log.info("Boomerang: loaded pixel model %s (%s, %s schedule, T = %d)", model_name,
                  ddpm.prediction_type, ddpm.beta_schedule, ddpm.num_timesteps)
         return io.NodeOutput(model, vae, cond)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from . import inputs, tiling
+from .comfy.tiling import latent_tile, tiled_model
 
 
 class BoomerangTiledModel(io.ComfyNode):
@@ -33,5 +34,5 @@ class BoomerangTiledModel(io.ComfyNode):
     @classmethod
     def execute(cls, model, vae, tile_size, overlap, tile_batch) -> io.NodeOutput:
         tiling.check(tile_size, overlap, tile_batch, tiling.MODEL_NAMES)
-        tile, lap = tiling.latent_tile(vae, tile_size, overlap)
-        return io.NodeOutput(tiling.tiled_model(model, tile, lap, tile_batch))
+        tile, lap = latent_tile(vae, tile_size, overlap)
+        return io.NodeOutput(tiled_model(model, tile, lap, tile_batch))

@@ -9,7 +9,9 @@ from ..boomerang.errors import BoomerangInputError, check_int_range
 from ..boomerang.imaging import (INTERPOLATIONS, match_channel_stats, pad_to_multiple, resize_image, target_size,
                                  tiled_map)
 from ..boomerang.schedule import auto_t_boom
-from . import glue, inputs, tiling
+from . import inputs, tiling
+from .comfy import sampling
+from .comfy.tiling import for_latent
 from .cascade_node import color_match_input
 from .passes import run_passes
 
@@ -95,11 +97,11 @@ class UpscaleThenBoomerang(io.ComfyNode):
         upscaled = resize_image(image[..., :3], width, height, interpolation)
         padded, _, _ = pad_to_multiple(upscaled, vae.spacial_compression_encode())
         latent = {"samples": encode(vae, padded, tile_size)}
-        total = glue.level_for(model, 0).total
+        total = sampling.level_for(model, 0).total
         per_pass = t_boom if t_boom > 0 else auto_t_boom(factor, total, passes)
         log.info("UpscaleThenBoomerang: %dx%d -> %dx%d, %d pass(es) at t_boom %d/%d", image.shape[2],
                  image.shape[1], width, height, passes, per_pass, total)
-        model = tiling.for_latent(model, vae, latent["samples"], denoise_tiling, denoise_tile, denoise_overlap,
+        model = for_latent(model, vae, latent["samples"], denoise_tiling, denoise_tile, denoise_overlap,
                                   tile_batch, "UpscaleThenBoomerang")
         final, _ = run_passes(model, positive, negative, latent, [per_pass] * passes, cfg, sampler, scheduler,
                               steps, seed)

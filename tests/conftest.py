@@ -1,17 +1,12 @@
-import sys
-from pathlib import Path
-
 import pytest
 
-HERE = Path(__file__).resolve().parent
-# The pure package is importable as ``boomerang``; the repo root goes last so that ComfyUI's own top-level
-# ``nodes`` module wins over the pack's ``nodes/`` folder.
-sys.path.append(str(HERE.parent))
-sys.path.insert(0, str(HERE))
+# The repo root is on sys.path through pyproject's [tool.pytest.ini_options] pythonpath, after nothing that
+# shadows ComfyUI: the runtime puts ComfyUI's root first before importing its top-level ``nodes`` module, and
+# the pack's own ``nodes/`` folder is only ever imported as part of the pack ComfyUI loads.
 
 
 @pytest.fixture(scope="session")
 def comfy():
-    from harness.runtime import runtime
+    from testkit.runtime import runtime
 
     return runtime()

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from harness import graphs
-from harness.runtime import GraphError
+from testkit import graphs
+from testkit.runtime import GraphError
 
 FAST = {"sampler": "euler_ancestral", "scheduler": "karras", "steps": 10}
 

@@ -1,15 +1,12 @@
 """The benchmark script keeps working (its --smoke mode); no timing is asserted, only what must hold exactly."""
 import re
-import sys
-from pathlib import Path
-from harness.bench_smoke import run_smoke
+from testkit.bench_smoke import run_smoke
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_bench_smoke_writes_every_section_with_equal_model_calls(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
-    run_smoke("bench_perf.py", "--out", out)
+    run_smoke("benchmarks.bench_perf", "--out", out)
     text = out.read_text()
     for heading in ("## 1. Overhead", "## 2. Cost grows with t_boom", "## 3. Accuracy per model call",
                     "## 4. Batching", "## 5. Peak memory", "## 6. GPU", "## Cold start", "## 7. Tiled denoiser"):
@@ -28,8 +25,7 @@ def test_bench_smoke_writes_every_section_with_equal_model_calls(tmp_path):
 
 
 def test_tiling_bench_rewrites_only_its_own_section(tmp_path):
-    sys.path.insert(0, str(REPO / "scripts"))
-    import bench_tiling
+    from benchmarks import bench_tiling
 
     doc = tmp_path / "BENCHMARKS.md"
     doc.write_text(f"# Benchmarks\n\nkeep me\n\n{bench_tiling.BEGIN}\nold numbers\n{bench_tiling.END}\n\ntail\n")
@@ -44,13 +40,11 @@ def test_tiling_bench_rewrites_only_its_own_section(tmp_path):
 
 def test_tiling_bench_rows_file_lists_each_row_once(tmp_path, monkeypatch):
     """Regression: with --rows, every measured row was read back from the file and listed twice in the doc."""
-    sys.path.insert(0, str(REPO / "scripts"))
-    import bench_memory
-    import bench_tiling
+    from benchmarks import bench_memory, bench_tiling
 
     calls = []
 
-    def fake_child(args, cap, script=None):  # the child's JSON, without running ComfyUI
+    def fake_child(args, cap, module=None):  # the child's JSON, without running ComfyUI
         calls.append((int(args[1]), args[2]))
         return {"seconds": 1.0}
 

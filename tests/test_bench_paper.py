@@ -1,7 +1,6 @@
-"""The paper-results bench (scripts/bench_paper.py) keeps working: its --smoke run, checked only for structure and
+"""The paper-results bench (paper/bench_paper.py) keeps working: its --smoke run, checked only for structure and
 exact facts (the model card's split, the chance rates, the item counts its dataset jobs' manifests report, every
 table row), never for a measured accuracy or time. Plus the attack and the augmentation against closed forms."""
-import importlib.util
 import json
 import subprocess
 import sys
@@ -9,18 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from harness.bench_smoke import run_smoke
+from testkit.bench_smoke import run_smoke
 
 REPO = Path(__file__).resolve().parent.parent
 FRACTIONS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0]
 
 
 def _classifiers():
-    spec = importlib.util.spec_from_file_location("paper_classifiers", REPO / "scripts" / "paper_classifiers.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("paper_classifiers", module)  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    from paper import paper_classifiers
+
+    return paper_classifiers
 
 
 def test_linkage_attack_on_known_distances():
@@ -61,12 +58,12 @@ def test_classic_augmentation_is_the_identity_at_zero_strength_and_keeps_the_gri
 
 def test_bench_paper_smoke(tmp_path):  # about 1 minute on 2 cores
     out, work = tmp_path / "docs", tmp_path / "work"
-    run_smoke("bench_paper.py", "--out", out, "--work", work)
+    run_smoke("paper.bench_paper", "--out", out, "--work", work)
     doc = (out / "PAPER_RESULTS.md").read_text()
     # --render-only rewrites the same doc from paper_results.json alone (after a change to the report's text)
     (out / "PAPER_RESULTS.md").unlink()
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_paper.py"), "--render-only", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "paper.bench_paper", "--render-only", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / "PAPER_RESULTS.md").read_text() == doc
     data = json.loads((out / "paper_results.json").read_text())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.runtime import tiny_checkpoint, write_photo
+from testkit.runtime import tiny_checkpoint, write_photo
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("BOOMERANG_CHROMIUM", "/usr/bin/chromium")

@@ -11,11 +11,11 @@ import sys
 import numpy as np
 import pytest
 import torch
-from dataset_helpers import REPO, manifest_rows, one_thread, output_files, pixels, spec_seed, write_digits
+from testkit.dataset_helpers import REPO, manifest_rows, one_thread, output_files, pixels, spec_seed, write_digits
 from PIL import Image
 
 from headless.dataset import JobSpec, run_job
-from harness.bench_smoke import run_smoke
+from testkit.bench_smoke import run_smoke
 
 FAST = {"t_boom": 20}  # the exact sampler over 20 of T = 1000 steps: a near copy, a few ms per image
 
@@ -268,7 +268,7 @@ def test_cli_names_ambiguous_workflows_inputs_and_missing_ray(tmp_path):
 
 def test_bench_datasets_smoke(tmp_path):
     out = tmp_path / "DATASETS.md"
-    run_smoke("bench_datasets.py", "--out", out)
+    run_smoke("benchmarks.bench_datasets", "--out", out)
     text = out.read_text()
     assert "outputs of all rows byte-identical: yes" in text
     for row in ("| 1 process, batch 1,", "| 1 process, batch 8,", "| manifest SQL", "| atomic write"):
@@ -280,8 +280,7 @@ def test_bench_datasets_smoke(tmp_path):
 def test_bench_steady_rate_does_not_over_count_parallel_workers():
     """Regression (issue 11's Ray row, 12.56 items/s = 2.57x one process on 2 cores): with the window opened at
     the first commit, 2 workers whose batches land together were counted 1.5x too fast."""
-    sys.path.insert(0, str(REPO / "scripts"))
-    from bench_datasets import steady_rate
+    from benchmarks.bench_datasets import steady_rate
 
     period, skew, batch = 2.0, 0.1, 8  # each of 2 workers commits 8 items every 2 s, 0.1 s apart
     commits = sorted((k * period + w * skew, 0) for k in (1, 2, 3, 4) for w in (0, 1))

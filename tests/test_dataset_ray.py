@@ -5,11 +5,11 @@ import signal
 
 import numpy as np
 import pytest
-from dataset_helpers import manifest_rows, one_thread, output_files, write_digits
+from testkit.dataset_helpers import manifest_rows, one_thread, output_files, write_digits
 
 from headless.dataset import JobSpec, run_job
 
-ray = pytest.importorskip("ray", reason="Ray is optional for the pack; scripts/setup_env.py installs it for the tests")
+ray = pytest.importorskip("ray", reason="Ray is optional for the pack; devtools/setup_env.py installs it for the tests")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import sys
 import time
 
 import numpy as np
-from dataset_helpers import REPO, manifest_rows, one_thread, output_files, write_digits
+from testkit.dataset_helpers import REPO, manifest_rows, one_thread, output_files, write_digits
 
 from headless.dataset import JobSpec, run_job
 

@@ -7,13 +7,13 @@ import numpy as np
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
-DEMO = REPO / "scripts" / "run_demo.py"
+DEMO = [sys.executable, "-m", "headless", "demo"]  # run from the repo root, as `make demo` does
 
 
 def test_demo_writes_contact_sheet_and_images(tmp_path):
     # A shortened run of the default job: 2 digits x 2 seeds at t_boom/T = 0, 0.05 and 1.
-    proc = subprocess.run([sys.executable, str(DEMO), "--output", str(tmp_path), "--digits", "3,7", "--seeds", "2",
-                           "--fractions", "0,0.05,1"], capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([*DEMO, "--output", str(tmp_path), "--digits", "3,7", "--seeds", "2",
+                           "--fractions", "0,0.05,1"], capture_output=True, text=True, cwd=REPO, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Boomerang: 100%" in proc.stderr  # one progress bar over all 1050 reverse steps
     out = tmp_path / "boomerang-demo"
@@ -35,14 +35,14 @@ def test_demo_writes_contact_sheet_and_images(tmp_path):
 
 
 def test_demo_takes_your_checkpoint_and_image(comfy, tmp_path):
-    from harness.runtime import tiny_checkpoint
+    from testkit.runtime import tiny_checkpoint
 
     ckpt = comfy.models / "checkpoints" / tiny_checkpoint(comfy)
     photo = tmp_path / "my photo.png"
     Image.fromarray(np.full((48, 40, 3), 120, np.uint8)).save(photo)
-    proc = subprocess.run([sys.executable, str(DEMO), "--checkpoint", str(ckpt), "--image", str(photo), "--seeds", "2",
+    proc = subprocess.run([*DEMO, "--checkpoint", str(ckpt), "--image", str(photo), "--seeds", "2",
                            "--fractions", "0,0.3", "--steps", "3", "--output", str(tmp_path / "out")],
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, cwd=REPO, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "sampler dpmpp_3m_sde" in proc.stderr and "t_boom [0, 300]" in proc.stderr
     out = tmp_path / "out" / "boomerang-demo"
@@ -52,20 +52,20 @@ def test_demo_takes_your_checkpoint_and_image(comfy, tmp_path):
 
 
 def test_demo_rejects_a_missing_checkpoint(tmp_path):
-    proc = subprocess.run([sys.executable, str(DEMO), "--checkpoint", str(tmp_path / "nope.safetensors")],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([*DEMO, "--checkpoint", str(tmp_path / "nope.safetensors")],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 2
     assert "--checkpoint must be an existing diffusers model folder or checkpoint file; received" in proc.stderr
 
 
 def test_demo_rejects_bad_fractions():
-    proc = subprocess.run([sys.executable, str(DEMO), "--fractions", "0,1.5"], capture_output=True, text=True,
+    proc = subprocess.run([*DEMO, "--fractions", "0,1.5"], capture_output=True, text=True, cwd=REPO,
                           timeout=120)
     assert proc.returncode == 2
     assert "--fractions must be numbers in [0, 1] separated by commas; received '0,1.5'" in proc.stderr
 
 
 def test_demo_rejects_bad_digits():
-    proc = subprocess.run([sys.executable, str(DEMO), "--digits", "3,12"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([*DEMO, "--digits", "3,12"], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 2
     assert "--digits must be digit classes 0-9 separated by commas; received '3,12'" in proc.stderr

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from harness import graphs
-from harness.runtime import tiny_checkpoint, write_photo
+from testkit import graphs
+from testkit.runtime import tiny_checkpoint, write_photo
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """Bad inputs stop with a message naming the input, its allowed range and the value received."""
 import pytest
 
-from harness import graphs
-from harness.runtime import GraphError
+from testkit import graphs
+from testkit.runtime import GraphError
 
 
 def message(err) -> str:
@@ -58,7 +58,7 @@ def test_channel_count_not_matching_the_model(comfy):
 
 
 def test_factor_below_one(comfy):
-    from harness.runtime import tiny_checkpoint
+    from testkit.runtime import tiny_checkpoint
 
     g = {"1": graphs.oracle(), **graphs.checkpoint_nodes(tiny_checkpoint(comfy)),
          "2": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},

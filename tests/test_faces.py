@@ -17,19 +17,23 @@ from PIL import Image
 from skimage import data
 
 import headless
-from harness import graphs
-from harness.oracle_unet import GaussianOracleUNet, write_oracle
-from harness.runtime import tiny_checkpoint
+from testkit import graphs
+from testkit.oracle_unet import GaussianOracleUNet, write_oracle
+from testkit.runtime import tiny_checkpoint
+
+from boomerang import faces as F
+from boomerang.errors import BoomerangInputError
+from testkit.bench_smoke import run_smoke
 
 REPO = Path(__file__).resolve().parent.parent
 FACE_512 = (175, 76, 266, 167)  # dlib HOG box on astronaut 512 px, exclusive right/bottom (measured by hand)
 FACE_CNN_512 = (165, 73, 264, 172)
-from boomerang import faces as F  # noqa: E402  (the pure package; tests/conftest.py puts the repo on sys.path)
-from boomerang.errors import BoomerangInputError  # noqa: E402
-from harness.bench_smoke import run_smoke
 
 
-dlib_faces = headless.load_pack_file("nodes/dlib_faces.py")
+@pytest.fixture(scope="module")
+def dlib_faces(comfy):
+    """The pack's dlib adapter, as ComfyUI loaded it with the pack."""
+    return comfy.pack_module(headless.PACK_DIR_NAME).nodes.dlib_faces
 
 
 def iou(a, b) -> float:
@@ -62,7 +66,7 @@ def load(key, name):
 
 # ---------------------------------------------------------------- detection and distance (dlib itself)
 
-def test_hog_and_cnn_boxes_cover_the_face():
+def test_hog_and_cnn_boxes_cover_the_face(dlib_faces):
     faces = dlib_faces.load()
     img = astronaut(512)
     hog = faces.detect(img, "hog", 1)
@@ -242,7 +246,7 @@ def test_loop_with_the_real_recognizer_stops_at_the_first_unrecognized_t_boom(co
 
 # ---------------------------------------------------------------- optional dependency
 
-def test_missing_dlib_gives_one_install_message():
+def test_missing_dlib_gives_one_install_message(dlib_faces):
     def no_dlib(name):
         raise ImportError(f"No module named {name!r}")
 
@@ -254,27 +258,26 @@ def test_missing_dlib_gives_one_install_message():
 def test_without_dlib_the_pack_loads_and_a_face_node_says_what_to_install(tmp_path):
     """A fresh process where ``import dlib`` fails: every node registers, a non-face graph runs, the face
     node fails with the install message."""
-    code = textwrap.dedent(f"""
+    code = textwrap.dedent("""
         import sys
         sys.modules["dlib"] = None  # makes `import dlib` raise ImportError
-        sys.path.insert(0, {str(REPO / 'tests')!r}); sys.path.append({str(REPO)!r})
-        from harness.runtime import runtime, write_photo
-        from harness import graphs
+        from testkit.runtime import runtime, write_photo
+        from testkit import graphs
         import headless
         rt = runtime()
-        assert {{"AnonymizeFaces", "FaceIdentityDistance", "BoomerangFaceDetect"}} <= set(rt.nodes.NODE_CLASS_MAPPINGS)
+        assert {"AnonymizeFaces", "FaceIdentityDistance", "BoomerangFaceDetect"} <= set(rt.nodes.NODE_CLASS_MAPPINGS)
         rt.run(graphs.oracle_boomerang(t_boom=5, batch=1, size=8))
         name = write_photo(rt.folder_paths.get_input_directory(), 32)
-        g = {{"img": {{"class_type": "LoadImage", "inputs": {{"image": name}}}},
-             "det": {{"class_type": "BoomerangFaceDetect", "inputs": {{"image": ["img", 0], "detector": "hog",
-                     "upsample": 0, "margin": 0.3, "min_size": 0, "max_faces": 1}}}},
-             "c": graphs.capture("x", text=["det", 1])}}
+        g = {"img": {"class_type": "LoadImage", "inputs": {"image": name}},
+             "det": {"class_type": "BoomerangFaceDetect", "inputs": {"image": ["img", 0], "detector": "hog",
+                     "upsample": 0, "margin": 0.3, "min_size": 0, "max_faces": 1}},
+             "c": graphs.capture("x", text=["det", 1])}
         try:
             rt.run(g)
         except headless.GraphError as e:
             print("ERROR", e)
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "ERROR" in out.stdout and "pip install dlib-bin face-recognition-models" in out.stdout
 
@@ -332,7 +335,7 @@ def test_bad_threshold_is_refused_before_the_graph_runs(comfy, photos):
 
 def test_bench_anonymity_smoke_writes_table_and_histogram(tmp_path):
     """Structure only (tiny random checkpoint): every level has a row counting every output, the shares add up."""
-    run_smoke("bench_anonymity.py", "--size", "128", "--steps", "2", "--seeds", "1", "--fractions", "0.2,0.8",
+    run_smoke("benchmarks.bench_anonymity", "--size", "128", "--steps", "2", "--seeds", "1", "--fractions", "0.2,0.8",
               "--out", tmp_path, timeout=600)
     doc = (tmp_path / "ANONYMITY.md").read_text()
     rows = [line for line in doc.splitlines() if line.startswith("| 0.")]

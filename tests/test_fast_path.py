@@ -8,9 +8,9 @@ assertion on accuracy is that the error falls as the number of steps grows.
 import pytest
 import torch
 
-from harness import graphs
-from oracle_law import boomerang_law, errors, ode_law, sd_alpha_bars
-import report
+from testkit import graphs
+from testkit.oracle_law import boomerang_law, errors, ode_law, sd_alpha_bars
+from testkit import report
 
 MU, S, X0, T_BOOM = 0.3, 1.0, 1.8, 500
 DETERMINISTIC = {"euler", "dpmpp_2m", "heun"}

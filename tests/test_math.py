@@ -10,7 +10,7 @@ from boomerang import noise, schedule
 from boomerang.errors import BoomerangInputError
 from boomerang.imaging import match_channel_stats, pad_to_multiple, resize_image, target_size, tiled_map
 from boomerang.sampler import posterior_mean_std, sample_boomerang_exact
-from oracle_law import algorithm1_law, sd_alpha_bars
+from testkit.oracle_law import algorithm1_law, sd_alpha_bars
 
 AB = sd_alpha_bars()
 

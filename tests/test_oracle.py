@@ -1,7 +1,7 @@
 """Algorithm 1 through the real nodes and executor against closed-form Gaussian truths.
 
 Data x0 ~ N(mu, s^2) elementwise and an exact model (BoomerangTestOracleModel). Two truths, both computed
-here independently of ComfyUI and of the pack (tests/oracle_law.py):
+here independently of ComfyUI and of the pack (testkit/oracle_law.py):
 * the continuous law of Boomerang, E = v (mu/s^2 + snr x0), Var = v + v^2 snr;
 * the exact law of the discrete Algorithm 1 chain (beta~ variance, no noise on the last step).
 Algorithm 1 itself sits below the continuous law's variance by 3.7-4.4% at t_boom = 50 and by <1.5% from
@@ -12,9 +12,9 @@ continuous law is asserted from t_boom = 200, and the chain law is asserted tigh
 import pytest
 import torch
 
-from harness import graphs
-from oracle_law import algorithm1_law, boomerang_law, errors, flow_alpha_bars, flow_sigma, sd_alpha_bars
-import report
+from testkit import graphs
+from testkit.oracle_law import algorithm1_law, boomerang_law, errors, flow_alpha_bars, flow_sigma, sd_alpha_bars
+from testkit import report
 
 MU, S, X0 = 0.3, 1.0, 1.8  # x0 sits 1.5 sd above the data mean
 SHIFT = 3.0  # SD3's default flow shift

@@ -39,12 +39,11 @@ def test_registry_validation_passes_without_warnings(tmp_path):
 
     import pytest
 
-    sys.path.insert(0, str(REPO))
     from headless.paths import cache_dir
 
     comfy_cli = cache_dir() / "comfy-cli-venv" / "bin" / "comfy"
     if not comfy_cli.is_file():
-        pytest.fail(f"{comfy_cli} is missing: run `python3 scripts/setup_env.py` (make test does)")
+        pytest.fail(f"{comfy_cli} is missing: run `python3 -m devtools.setup_env` (make test does)")
     home = tmp_path / "home"  # a fresh comfy-cli config: no prompt, tracking off, the user's config untouched
     home.mkdir()
     proc = subprocess.run([str(comfy_cli), "--skip-prompt", "node", "validate"], cwd=REPO, capture_output=True,

@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from harness import graphs
-from harness.oracle_unet import GaussianOracleUNet, write_oracle, write_scheduler
-from oracle_law import algorithm1_law, closed_form_alpha_bars, errors
+from testkit import graphs
+from testkit.oracle_unet import GaussianOracleUNet, write_oracle, write_scheduler
+from testkit.oracle_law import algorithm1_law, closed_form_alpha_bars, errors
 
 SCHEDULES = {"linear": (1e-4, 0.02), "scaled_linear": (0.00085, 0.012), "squaredcos_cap_v2": (1e-4, 0.02)}
 

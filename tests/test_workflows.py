@@ -1,17 +1,14 @@
 """The shipped workflows: API twins match the UI files, and every workflow runs on the tiny checkpoint."""
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from harness.runtime import tiny_checkpoint, write_photo
+from devtools import workflow_format
+from testkit.runtime import tiny_checkpoint, write_photo
 
 REPO = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("workflow_format", REPO / "scripts" / "workflow_format.py")
-workflow_format = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(workflow_format)
 
 # 16x of a 32 px photo: a 512 px output keeps the suite's VAE work small; tiled 16x PRE of larger outputs is
 # covered by tests/test_tiling.py (test_upscale_then_boomerang_tiles_a_large_latent).

@@ -1,17 +1,13 @@
 """The tests' ComfyUI: the pack's headless runtime plus the test-only node pack, booted once per session."""
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 from pathlib import Path
 
 import headless
 
-_REPO = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("boomerang_dev_assets", _REPO / "scripts" / "dev_assets.py")
-dev_assets = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(dev_assets)
+from . import dev_assets
 
 GraphError = headless.GraphError
 TEST_PACK = Path(__file__).resolve().parent / "boomerang_test_nodes"

@@ -1,16 +1,14 @@
 """Draw web/docs/tiling_layout.png, the help pages' picture of denoiser tiles, from the real layout code.
 
-    python scripts/tiling_figure.py   # boomerang.imaging.tile_grid and TileGrid.weights, as the nodes use them
+    python -m devtools.tiling_figure   # boomerang.imaging.tile_grid and TileGrid.weights, as the nodes use them
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from boomerang.imaging import tile_grid
 
-from boomerang.imaging import tile_grid  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 WIDTH, HEIGHT, TILE, OVERLAP, RATIO = 1280, 768, 512, 64, 8  # pixels; SD's VAE ratio 8
 

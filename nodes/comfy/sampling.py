@@ -1,4 +1,4 @@
-"""The only place that knows ComfyUI internals: noise levels, forward coefficients, sampler objects.
+"""Sampling internals: noise levels, forward coefficients, sigma schedules, sampler objects.
 
 Everything model-specific goes through the model's own ``model_sampling`` (its sigma table,
 ``percent_to_sigma`` and ``noise_scaling``) and ``latent_format``, so EPS, v-prediction and flow models
@@ -18,10 +18,10 @@ import comfy.utils
 import latent_preview
 from comfy.k_diffusion import sampling as k_sampling
 
-from ..boomerang import noise as bnoise
-from ..boomerang.errors import BoomerangInputError, check_int_range
-from ..boomerang.sampler import sample_boomerang_exact
-from ..boomerang.schedule import LevelTable, check_fast_schedule, describe_level, integer_grid
+from ...boomerang import noise as bnoise
+from ...boomerang.errors import BoomerangInputError, check_int_range
+from ...boomerang.sampler import sample_boomerang_exact
+from ...boomerang.schedule import LevelTable, check_fast_schedule, describe_level, integer_grid
 
 EXACT = "boomerang_exact"
 META = "boomerang"  # key of the start-level metadata BoomerangNoise adds to a LATENT dict
@@ -172,6 +172,10 @@ def exact_ksampler() -> comfy.samplers.KSAMPLER:
 
 def sampler_names() -> list[str]:
     return [EXACT] + list(comfy.samplers.SAMPLER_NAMES)
+
+
+def scheduler_names() -> list[str]:
+    return list(comfy.samplers.SCHEDULER_HANDLERS)
 
 
 def _noise_sampler_for(name: str, x_like: torch.Tensor, sigmas: torch.Tensor, seeds: list[int], stream: int):

@@ -12,19 +12,16 @@ import logging
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
-import bench_accuracy  # noqa: E402
-import bench_memory  # noqa: E402
-import bench_tiling  # noqa: E402
-import headless  # noqa: E402  (the pack's headless runtime)
-import run_demo  # noqa: E402
+import headless
+from headless import demo as run_demo
+from headless.models import BUILTIN, model_nodes
+
+from . import bench_accuracy, bench_memory, bench_tiling
 
 REPO = headless.REPO
 log = logging.getLogger("boomerang.bench")
@@ -81,7 +78,7 @@ def overhead(rt, ckpt: str, repeats: int, cases=((64, 1), (64, 8), (256, 1), (25
     import comfy.ldm.modules.diffusionmodules.openaimodel as openaimodel
     import comfy.samplers
 
-    glue = rt.pack_module(headless.PACK_DIR_NAME).nodes.glue
+    glue = rt.pack_module(headless.PACK_DIR_NAME).nodes.comfy.sampling
     rows = []
     for width, batch in cases:
         reps = repeats if width > 64 else max(repeats, 15)  # sub-second runs: more of them against noise
@@ -120,7 +117,7 @@ def overhead(rt, ckpt: str, repeats: int, cases=((64, 1), (64, 8), (256, 1), (25
 
 
 def digits_graph(rt, image: str, t_boom: int, batch: int, seed: int) -> dict:
-    nodes, links = run_demo.model_nodes("pixel", run_demo.BUILTIN, "")
+    nodes, links = model_nodes("pixel", BUILTIN, "")
     return {**nodes, "img": {"class_type": "LoadImage", "inputs": {"image": image}},
             "enc": {"class_type": "VAEEncode", "inputs": {"pixels": ["img", 0], "vae": links["vae"]}},
             "rep": {"class_type": "RepeatLatentBatch", "inputs": {"samples": ["enc", 0], "amount": batch}},
@@ -162,8 +159,8 @@ def fmt(t) -> str:
 
 
 def report(o, c, acc, b, mem, cold, meta) -> str:
-    lines = [f"# Benchmarks", "",
-             f"Written by `make bench` (`scripts/bench_perf.py`) on {meta['machine']}, torch {torch.__version__}, "
+    lines = ["# Benchmarks", "",
+             f"Written by `make bench` (`python -m benchmarks.bench_perf`) on {meta['machine']}, torch {torch.__version__}, "
              f"{torch.get_num_threads()} threads, ComfyUI {meta['comfyui']}. Times: median (min-max) of "
              f"{meta['repeats']} runs (15 for the sub-second 64x64 cases of section 1) after one warm-up, variants "
              f"alternating run by run. Whole run: "
@@ -249,8 +246,7 @@ def main(argv=None):
     logging.getLogger().setLevel(logging.WARNING)
     log.setLevel(logging.INFO)
     start = time.perf_counter()
-    sys.path.insert(0, str(REPO / "tests"))
-    from harness.runtime import runtime, tiny_checkpoint
+    from testkit.runtime import runtime, tiny_checkpoint
 
     rt = runtime()
     import comfy.utils

@@ -1,8 +1,8 @@
 """Dataset-job throughput on the built-in digits model: batch 1 vs 8, one process vs 2 Ray workers on the same
 cores, and the manifest's cost per item. Writes docs/DATASETS.md (a bench, never a test).
 
-    .venv/bin/python scripts/bench_datasets.py            # ~5 min on 2 CPU cores -> docs/DATASETS.md
-    .venv/bin/python scripts/bench_datasets.py --smoke --out /tmp/DATASETS.md   # seconds; the tests run this
+    .venv/bin/python -m benchmarks.bench_datasets            # ~5 min on 2 CPU cores -> docs/DATASETS.md
+    .venv/bin/python -m benchmarks.bench_datasets --smoke --out /tmp/DATASETS.md   # seconds; the tests run this
 
 Every configuration runs the same job (anonymize, same seed) on the same images, one after another in one
 run, and items/s is the steady rate: the first round of batches (one per worker) is left out, then items
@@ -16,24 +16,22 @@ import argparse
 import logging
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import headless  # noqa: E402  (the pack's headless runtime)
-from headless.dataset import JobSpec, run_job  # noqa: E402
-from headless.dataset.manifest import Manifest  # noqa: E402
-from headless.dataset.run import write_atomic  # noqa: E402
+import headless
+from headless.dataset import JobSpec, run_job
+from headless.dataset.manifest import Manifest
+from headless.dataset.run import write_atomic
 
 log = logging.getLogger("boomerang.bench")
 
 
 def write_inputs(folder: Path, count: int) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import digits_data
     from PIL import Image
+
+    from headless import digits_data
 
     images, _ = digits_data.load("held_out")
     folder.mkdir(parents=True, exist_ok=True)
@@ -163,7 +161,7 @@ def main(argv=None):
     cost = manifest_cost(200 if args.smoke else 5000, 700, 8)
     base = rows[0][1]["items_per_s"]
     lines = ["# Dataset jobs: throughput on the digits model", "",
-             "Written by `scripts/bench_datasets.py` (`make bench-datasets`); every row measured one after another "
+             "Written by `python -m benchmarks.bench_datasets` (`make bench-datasets`); every row measured one after another "
              f"in one run on the same machine, on its CPU ({platform.machine()}); GPU numbers are not measured.", "",
              f"- job: `anonymize`, built-in digits DDPM (16x16, T = 1000), boomerang_exact, t_boom = {t_boom} "
              f"({t_boom} UNet calls per batch), {count} images, same seed in every row",

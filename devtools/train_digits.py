@@ -1,7 +1,7 @@
 """Train the embedded default: a small pixel-space DDPM on scikit-learn's digits, in diffusers format.
 
-    make digits-model                          # = .venv/bin/python scripts/train_digits.py
-    python scripts/train_digits.py --steps 300 --out /tmp/digits   # a quick smoke run
+    make digits-model                          # = .venv/bin/python -m devtools.train_digits
+    python -m devtools.train_digits --steps 300 --out /tmp/digits   # a quick smoke run
 
 Everything is seeded (data split, initial weights, batches, timesteps, noise), so a rerun on the same
 torch build gives the same weights. Writes ``models/digits-ddpm/`` in the DDPMPipeline layout
@@ -16,15 +16,13 @@ import logging
 import math
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import digits_data  # noqa: E402
+from headless import digits_data
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "models" / "digits-ddpm"
@@ -122,7 +120,7 @@ def write_card(out: Path, args, n_params: int, train_s: float, sample_s: float, 
     shares = ", ".join(f"{d}: {s:.0%}" for d, s in enumerate(q["class_share"]))
     text = f"""# digits-ddpm: the embedded default model of Boomerang for ComfyUI
 
-A small pixel-space DDPM trained by `scripts/train_digits.py` (retrain: `make digits-model`). It exists so
+A small pixel-space DDPM trained by `devtools/train_digits.py` (retrain: `make digits-model`). It exists so
 that a fresh machine can show Boomerang local sampling without anyone's checkpoint: load it with the
 **PixelDiffusionLoader** node (it is listed as `{out.name} (built-in)`) or with diffusers' `DDPMPipeline`.
 

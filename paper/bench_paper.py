@@ -1,16 +1,16 @@
 """The paper's application results (anonymization: Table 1 / Figure 5; augmentation: section 5), reproduced
 on the built-in digits DDPM. A benchmark, not a test.
 
-    make bench-paper               # = .venv/bin/python scripts/bench_paper.py -> docs/PAPER_RESULTS.md + plots
-    python scripts/bench_paper.py --estimate       # measure a slice, print the full run's estimated time
-    python scripts/bench_paper.py --smoke --out /tmp/paper   # the test suite's 2-minute structural run
+    make bench-paper               # = .venv/bin/python -m paper.bench_paper -> docs/PAPER_RESULTS.md + plots
+    python -m paper.bench_paper --estimate       # measure a slice, print the full run's estimated time
+    python -m paper.bench_paper --smoke --out /tmp/paper   # the test suite's 2-minute structural run
 
 Every Boomerang sample is made by the product's dataset job (``headless.dataset.run_job``) over a folder of
 digit PNGs that this script writes: the ``anonymize`` preset (one local sample per image) for the privacy-
 utility curve, the ``augment`` preset (``copies`` = 4) for augmentation. The job folders live under --work
 (default: the pack's cache); a re-run skips every sample its manifest records as done, so an interrupted run
-resumes where it stopped. Classifiers and attacks: scripts/paper_classifiers.py; tables, plots and the doc:
-scripts/paper_report.py. Everything is seeded; the same command on the same machine gives the same numbers.
+resumes where it stopped. Classifiers and attacks: paper/paper_classifiers.py; tables, plots and the doc:
+paper/paper_report.py. Everything is seeded; the same command on the same machine gives the same numbers.
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ import argparse
 import json
 import logging
 import platform
-import sys
 import tempfile
 import time
 import warnings
@@ -27,13 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
-import headless  # noqa: E402  (the pack's headless runtime)
-import paper_classifiers as pc  # noqa: E402
-import paper_report  # noqa: E402
-from paper_jobs import (AUG_FRACTIONS, DRAW_SEED, EXACT, FAST, FRACTIONS, JOB_SEED, Jobs, draws, generate,  # noqa: E402
-                        job_list, job_spec, list_file, load_data, run_shards, shard)
+import headless
+
+from . import paper_classifiers as pc
+from . import paper_report
+from .paper_jobs import (AUG_FRACTIONS, DRAW_SEED, EXACT, FAST, FRACTIONS, JOB_SEED, Jobs, draws, generate,
+                         job_list, job_spec, list_file, load_data, run_shards, shard)
 
 REPO = headless.REPO
 log = logging.getLogger("boomerang.paper")
@@ -149,7 +147,7 @@ def run(plan: Plan, work: Path, out: Path, smoke: bool, threads: int | None, wor
     data = load_data(work)
     shutil.rmtree(work / "records", ignore_errors=True)
     if processes > 1:
-        run_shards(__file__, child_args, processes)
+        run_shards("paper.bench_paper", child_args, processes)
         rt = None  # every job is done: run_job only reads its manifest (and would boot ComfyUI if not)
     else:
         rt = headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-paper-"))).boot()

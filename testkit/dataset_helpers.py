@@ -2,26 +2,20 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from headless import digits_data
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _digits_data():
-    spec = importlib.util.spec_from_file_location("boomerang_digits_data", REPO / "scripts" / "digits_data.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_digits(folder: Path, count: int, offset: int = 0, subfolders: int = 3) -> list[str]:
     """``count`` held-out digits as 16x16 RGB PNGs in ``subfolders`` class folders; their relative paths."""
-    images, labels = _digits_data().load("held_out")
+    images, labels = digits_data.load("held_out")
     rels = []
     for i in range(offset, offset + count):
         rel = f"part{i % subfolders}/digit_{int(labels[i])}_{i:03d}.png"

@@ -19,9 +19,9 @@ import comfy.sd
 import comfy.supported_models_base
 import folder_paths
 
-from ..boomerang import pixel_model
+from ...boomerang import pixel_model
 
-BUILTIN_DIR = Path(__file__).resolve().parents[1] / "models"
+BUILTIN_DIR = Path(__file__).resolve().parents[2] / "models"
 BUILTIN_SUFFIX = " (built-in)"
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 

@@ -1,6 +1,6 @@
 """Measured locality of Boomerang on the built-in digits DDPM (a benchmark, not a test).
 
-    make bench-locality            # = .venv/bin/python scripts/bench_locality.py  -> docs/LOCALITY.md + .png
+    make bench-locality            # = .venv/bin/python -m benchmarks.bench_locality  -> docs/LOCALITY.md + .png
 
 Held-out digits (never seen by the DDPM or the classifier) go through the real ComfyUI executor: the
 built-in model, BoomerangNoise + PartialReverseSampler (boomerang_exact, the paper's Algorithm 1) at
@@ -17,18 +17,16 @@ import itertools
 import logging
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
-import headless  # noqa: E402  (the pack's headless runtime)
-import digits_data  # noqa: E402
-import run_demo  # noqa: E402
+import headless
+from headless import demo as run_demo
+from headless import digits_data
+from headless.models import BUILTIN, model_nodes
 
 REPO = headless.REPO
 log = logging.getLogger("boomerang.locality")
@@ -41,7 +39,7 @@ def measure(per_class: int, seeds: int, fractions: list[float]) -> tuple[list[di
     held_x, held_y = digits_data.load("held_out")
     originals, labels = digits_data.first_of_each_class(held_x, held_y, range(10), per_class)
     labels = np.array(labels)
-    nodes, links = run_demo.model_nodes("pixel", run_demo.BUILTIN, "")
+    nodes, links = model_nodes("pixel", BUILTIN, "")
     total_t = run_demo.model_timesteps(rt, nodes, links, names[0])
     t_booms = sorted({round(f * total_t) for f in fractions})
     settings = {"cfg": 1.0, "sampler": "boomerang_exact", "scheduler": "simple", "steps": 1}
@@ -111,7 +109,7 @@ def write_docs(rows, meta, out: Path) -> Path:
     plot(rows, meta, out / "locality.png")
     text = f"""# Locality of Boomerang on the built-in digits model
 
-Written by `scripts/bench_locality.py` (`make bench-locality`). {meta['images']} held-out digits
+Written by `python -m benchmarks.bench_locality` (`make bench-locality`). {meta['images']} held-out digits
 ({meta['images'] // 10} per class; neither the DDPM nor the classifier saw them) x {meta['seeds']} seeds =
 {meta['samples']} local samples per t_boom, all through ComfyUI's executor with `boomerang_exact` (Algorithm 1,
 T = {meta['T']}). Distance: RMS over the 16x16 grey image (0..1) between output and original. Label kept:

@@ -1,4 +1,4 @@
-"""The dataset-job side of the paper-results bench (scripts/bench_paper.py): the training split as PNGs,
+"""The dataset-job side of the paper-results bench (paper/bench_paper.py): the training split as PNGs,
 the run's jobs (``headless.dataset.run_job``, presets anonymize and augment), their split over shard
 processes, and reading their outputs back. Bench code only."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-import digits_data
+from headless import digits_data
 from headless.dataset import JobSpec, output_path, run_job
 
 log = logging.getLogger("boomerang.paper")
@@ -180,12 +180,14 @@ def shard(jobs: list[dict], processes: int) -> list[list[dict]]:
     return bins
 
 
-def run_shards(script: str, args_for_child: list[str], processes: int):
+def run_shards(module: str, args_for_child: list[str], processes: int):
     """Make the samples in ``processes`` child processes of one torch thread each (two single-threaded model
     loops use 2 cores better than one two-threaded loop on these tiny batches); they share nothing but the
     job folders, and each job is in exactly one of them."""
-    children = [subprocess.Popen([sys.executable, script, *args_for_child, "--shard", f"{i}/{processes}",
-                                  "--threads", "1"]) for i in range(processes)]
+    import headless
+
+    children = [subprocess.Popen([sys.executable, "-m", module, *args_for_child, "--shard", f"{i}/{processes}",
+                                  "--threads", "1"], cwd=headless.REPO) for i in range(processes)]
     codes = [c.wait() for c in children]
     if any(codes):
         raise RuntimeError(f"a shard process failed (exit codes {codes}); run the same command again to resume")

@@ -1,4 +1,4 @@
-"""Tables, plots and docs/PAPER_RESULTS.md of the paper-results bench (scripts/bench_paper.py)."""
+"""Tables, plots and docs/PAPER_RESULTS.md of the paper-results bench (paper/bench_paper.py)."""
 from __future__ import annotations
 
 import json
@@ -285,7 +285,7 @@ def write(results: dict, data: dict, out: Path) -> Path:
                              f"{augmentation_table(acc)}" for s, acc in a["accuracy"].items())
     text = f"""# The paper's application results on the built-in digits model
 
-Written by `scripts/bench_paper.py` (`make bench-paper`){' in **--smoke** mode (tiny sizes: structure only, the numbers mean nothing)' if meta['smoke'] else ''}.
+Written by `python -m paper.bench_paper` (`make bench-paper`){' in **--smoke** mode (tiny sizes: structure only, the numbers mean nothing)' if meta['smoke'] else ''}.
 Data: the model card's split of scikit-learn's digits at 16x16: {meta['train']} training images (the DDPM's own
 training data), {meta['held_out']} held out (never seen by the DDPM or any classifier here; every accuracy is on them).
 Model: the built-in digits DDPM (T = {meta['T']}). Every Boomerang sample was made by the product's dataset job
@@ -370,7 +370,7 @@ The paper's own numbers (CIFAR, ImageNet, faces) are not comparable in size: thi
 
 {jobs_table(meta)}
 
-Reproduce: `make bench-paper` (or `.venv/bin/python scripts/bench_paper.py`); the job folders are kept under
+Reproduce: `make bench-paper` (or `.venv/bin/python -m paper.bench_paper`); the job folders are kept under
 `--work` (default `~/.cache/comfyui-boomerang/bench-paper`), so a re-run skips every sample already made.
 All numbers: `paper_results.json` next to this file.
 """

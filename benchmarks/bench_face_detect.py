@@ -1,6 +1,6 @@
 """Face detection time per megapixel, dlib HOG vs CNN, on scikit-image's astronaut at a few sizes (a benchmark).
 
-    .venv/bin/python scripts/bench_face_detect.py [--sizes 256,512,1024] [--runs 3]
+    .venv/bin/python -m benchmarks.bench_face_detect [--sizes 256,512,1024] [--runs 3]
 
 Prints a markdown table: per size and detector, the median wall time of --runs detections (after one warm-up),
 seconds per megapixel, and the boxes found. Both detectors run side by side in one process, so their ratio is
@@ -12,13 +12,10 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-import headless  # noqa: E402  (the pack's headless package: load_pack_file)
+import headless
 
 
 def main(argv=None) -> int:
@@ -27,12 +24,13 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--upsample", type=int, default=0)
     args = parser.parse_args(argv)
-    faces = headless.load_pack_file("nodes/dlib_faces.py")
+    rt = headless.ComfyRuntime().boot()  # the pack's dlib adapter, as ComfyUI loads it
+    faces = rt.pack_module(headless.PACK_DIR_NAME).nodes.dlib_faces
     from PIL import Image
     from skimage import data
 
     models = faces.load()
-    print(f"| size | detector | upsample | median s | s per megapixel | boxes |\n|---|---|---|---|---|---|")
+    print("| size | detector | upsample | median s | s per megapixel | boxes |\n|---|---|---|---|---|---|")
     for size in args.sizes:
         rgb = np.asarray(Image.fromarray(data.astronaut()).resize((size, size), Image.Resampling.LANCZOS))
         for detector in ("hog", "cnn"):

@@ -1,7 +1,7 @@
 """Benchmark section 5 and the cold start: each measurement in a fresh child process (see bench_perf.py).
 
-    python scripts/bench_memory.py --child upscale 16 512   # one UpscaleThenBoomerang run (factor, tile_size)
-    python scripts/bench_memory.py --child coldstart        # ComfyUI up without the pack, then load the pack
+    python -m benchmarks.bench_memory --child upscale 16 512   # one UpscaleThenBoomerang run (factor, tile_size)
+    python -m benchmarks.bench_memory --child coldstart        # ComfyUI up without the pack, then load the pack
 
 The parent reads the child's peak resident memory from the kernel (``ru_maxrss`` of ``os.wait4``), so the
 figure is exact even when the parent has to stop a child that passes the memory cap.
@@ -18,16 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(SCRIPTS))
-sys.path.insert(1, str(SCRIPTS.parent))
 
 UPSCALE_STEPS = 2  # the reverse pass is not what this measures; the VAE at 4-16x the input size is
 
 
 def _child_upscale(factor: float, tile_size: int) -> dict:
-    import dev_assets
     import headless
+    from testkit import dev_assets
 
     rt = headless.ComfyRuntime().boot()
     ckpt = dev_assets.tiny_checkpoint(rt)
@@ -91,13 +88,15 @@ def _child_coldstart() -> dict:
     return {"seconds": seconds, "nodes": len(added)}
 
 
-def run_child(args: list[str], cap_bytes: int, script: Path | None = None) -> dict:
-    """Run a child mode of ``script`` (this file by default); return its JSON result plus peak RSS, or what
-    stopped it."""
+def run_child(args: list[str], cap_bytes: int, module: str = "benchmarks.bench_memory") -> dict:
+    """Run a child mode of ``module`` (``python -m``, from the repo root); return its JSON result plus peak
+    RSS, or what stopped it."""
     import psutil
 
-    proc = subprocess.Popen([sys.executable, str(script or Path(__file__)), "--child", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    import headless
+
+    proc = subprocess.Popen([sys.executable, "-m", module, "--child", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, cwd=headless.REPO)
     capped, status, usage = False, None, None
     watcher = psutil.Process(proc.pid)
     while True:

@@ -8,14 +8,11 @@ after an input that has ``control_after_generate``.
 """
 from __future__ import annotations
 
-import sys
 import uuid
-from pathlib import Path
 
-sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
-from headless.graphs import input_specs as _specs  # noqa: E402  (one piece of code with the dataset presets)
-from headless.graphs import is_widget, ui_to_api  # noqa: E402,F401
-from headless.graphs import type_name as _type_name  # noqa: E402
+from headless.graphs import input_specs as _specs  # one piece of code with the dataset presets
+from headless.graphs import is_widget, ui_to_api  # noqa: F401 - re-exported: tests and build_workflows use them here
+from headless.graphs import type_name as _type_name
 
 
 class UIWorkflow:

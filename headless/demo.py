@@ -1,8 +1,8 @@
 """The main job, headless: Boomerang local samples across t_boom/T = 0 ... 1, as a labelled contact sheet.
 
-    python scripts/run_demo.py                               # the built-in digits DDPM on 4 held-out digits
-    python scripts/run_demo.py --checkpoint ~/models/ddpm-celebahq-256 --image face.png   # a diffusers folder
-    python scripts/run_demo.py --checkpoint ~/models/sd15.safetensors --image photo.png    # an SD checkpoint
+    python -m headless demo                               # the built-in digits DDPM on 4 held-out digits
+    python -m headless demo --checkpoint ~/models/ddpm-celebahq-256 --image face.png   # a diffusers folder
+    python -m headless demo --checkpoint ~/models/sd15.safetensors --image photo.png    # an SD checkpoint
 
 One graph runs through a real ComfyUI's executor: loader -> VAE Encode -> one BoomerangNoise +
 PartialReverseSampler branch per t_boom -> VAE Decode -> SaveImage. The images land in
@@ -14,18 +14,15 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
-import headless  # noqa: E402  (the pack's headless runtime)
-import contact_sheet  # noqa: E402
-from headless.models import BUILTIN, choose_model, model_nodes  # noqa: E402,F401  (model_nodes: bench_perf)
+from . import contact_sheet
+from .models import choose_model
+from .paths import PACK_ROOT as REPO
+from .runtime import ComfyRuntime, GraphError
 
-REPO = headless.REPO
 SUBFOLDER = "boomerang-demo"
 log = logging.getLogger("boomerang.demo")
 
@@ -101,8 +98,9 @@ def execute_with_bar(rt, graph: dict, steps_total: int) -> dict:
 
 def digits_inputs(input_dir: Path, classes: list[int], per_class: int = 1) -> tuple[list[str], list[str]]:
     """Held-out digits (never seen in training) of ``classes`` as 16x16 PNGs; (file names, row labels)."""
-    import digits_data
     from PIL import Image
+
+    from . import digits_data
 
     images, labels = digits_data.load("held_out")
     picked, picked_labels = digits_data.first_of_each_class(images, labels, classes, per_class)
@@ -115,7 +113,7 @@ def digits_inputs(input_dir: Path, classes: list[int], per_class: int = 1) -> tu
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m headless demo", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, help="a diffusers pixel-model folder or an SD-style .safetensors "
                         "checkpoint (default: the built-in digits DDPM)")
     parser.add_argument("--image", type=Path, action="append", help="input image (repeatable; default: 4 held-out digits)")
@@ -152,11 +150,11 @@ def main(argv=None) -> Path:
     args = parse(argv)
     logging.basicConfig(level=logging.INFO, format="[demo] %(message)s")
     start = time.perf_counter()
-    rt = headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-demo-")),
+    rt = ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-demo-")),
                                     output_dir=args.output.resolve()).boot()
     input_dir = Path(rt.folder_paths.get_input_directory())
     model = choose_model(rt, args.checkpoint, args.prompt)
-    kind, name, nodes, links = model.kind, model.name, model.nodes, model.links
+    name, nodes, links = model.name, model.nodes, model.links
     if args.image:
         images = [Path(shutil.copy(p, input_dir / f"{i}_{p.name}")).name for i, p in enumerate(args.image)]
         labels = [p.stem[:14] for p in args.image]
@@ -220,9 +218,11 @@ def sheet_from_history(history, args, images, labels, input_dir, t_booms, total_
     return contact_sheet.save(contact_sheet.draw(rows, columns, title, side=side), out_dir / SUBFOLDER / "contact_sheet.png")
 
 
-if __name__ == "__main__":
+def run(argv=None) -> int:
+    """``python -m headless demo``: the exit status (1 when ComfyUI rejects or fails the graph)."""
     try:
-        main()
-    except headless.GraphError as err:
-        logging.getLogger("boomerang.demo").error("%s", err)
-        sys.exit(1)
+        main(argv)
+    except GraphError as err:
+        log.error("%s", err)
+        return 1
+    return 0

@@ -1,7 +1,7 @@
 """Write the shipped workflows: UI format in workflows/, API twins (converted from the UI files) in workflows/api/.
 
-    .venv/bin/python scripts/build_workflows.py          # rewrite both
-    .venv/bin/python scripts/build_workflows.py --check  # fail if a committed file differs (tests run this)
+    .venv/bin/python -m devtools.build_workflows          # rewrite both
+    .venv/bin/python -m devtools.build_workflows --check  # fail if a committed file differs (tests run this)
 
 The API twins are made by ``workflow_format.ui_to_api`` from the UI files, never by hand, so they cannot drift.
 """
@@ -10,12 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
-import headless  # noqa: E402  (the pack's headless runtime)
-from workflow_format import UIWorkflow, ui_to_api  # noqa: E402
+import headless
+
+from .workflow_format import UIWorkflow, ui_to_api
 
 WORKFLOWS = headless.REPO / "workflows"
 CKPT = "v1-5-pruned-emaonly.safetensors"
@@ -215,7 +213,7 @@ def main(argv=None) -> int:
             else:
                 path.write_text(text)
     if stale:
-        print("out of date (run scripts/build_workflows.py):", *stale, sep="\n  ", file=sys.stderr)
+        print("out of date (run python -m devtools.build_workflows):", *stale, sep="\n  ", file=sys.stderr)
     return 1 if stale else 0
 
 

@@ -6,14 +6,11 @@ mean and variance with the closed-form Boomerang law (the exact posterior p(x0 |
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-from harness import graphs  # noqa: E402  (the tests' graph builders and oracle node pack)
-from harness.runtime import TEST_PACK  # noqa: E402
-from oracle_law import boomerang_law, errors, sd_snr  # noqa: E402
+from testkit import graphs
+from testkit.oracle_law import boomerang_law, errors, sd_snr
+from testkit.runtime import TEST_PACK
 
 MU, S, X0 = 0.3, 1.0, 1.8
 T_BOOMS = (200, 500, 800)

@@ -1,8 +1,8 @@
 """Benchmark section 7: the tiled denoiser. Part of `make bench`; alone it rewrites only its own section
 of docs/BENCHMARKS.md (between the tiling markers):
 
-    python scripts/bench_tiling.py            # peak memory and time of UpscaleThenBoomerang, 512-4096 px output
-    python scripts/bench_tiling.py --smoke    # tiny sizes, to check that it runs (tests/test_bench.py)
+    python -m benchmarks.bench_tiling            # peak memory and time of UpscaleThenBoomerang, 512-4096 px output
+    python -m benchmarks.bench_tiling --smoke    # tiny sizes, to check that it runs (tests/test_bench.py)
 
 Every row is a fresh child process (as bench_memory.py): ComfyUI, the tiny SD1.5 UNet and text encoder, a
 random-weight TAESD (ComfyUI's own tiny-VAE class, compression 8) as the VAE, and the 256 px photo. The
@@ -20,13 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(SCRIPTS))
-sys.path.insert(1, str(SCRIPTS.parent))
+from . import bench_memory
 
-import bench_memory  # noqa: E402
-
-REPO = SCRIPTS.parent
+REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "BENCHMARKS.md"
 BEGIN, END = "<!-- tiling:begin -->", "<!-- tiling:end -->"
 INPUT, TILE, OVERLAP, STEPS, T_BOOM = 256, 512, 64, 1, 200  # 1 step: one UNet call per tile
@@ -52,9 +48,9 @@ def full_size_bytes(side: int) -> dict:
 def _taesd_file(rt) -> str:
     """A random-weight TAESD (fixed seed) in models/vae, made once per machine; its file name."""
     import safetensors.torch
-    import tiny_checkpoint
 
     import comfy.taesd.taesd
+    from testkit import tiny_checkpoint
 
     path = rt.models / "vae" / TAESD_NAME
     rt.folder_paths.add_model_folder_path("vae", str(path.parent), is_default=True)
@@ -68,10 +64,10 @@ def _taesd_file(rt) -> str:
 def _child(side: int, mode: str, steps: int, tile: int, overlap: int, ckpt_name: str, vae_name: str) -> dict:
     import torch
 
-    import dev_assets
     import headless
+    from testkit import dev_assets
+    from testkit.runtime import TEST_PACK as pack
 
-    pack = REPO / "tests" / "harness" / "boomerang_test_nodes"
     rt = headless.ComfyRuntime(extra_packs=[pack]).boot()
     ckpt = ckpt_name or dev_assets.tiny_checkpoint(rt)
     photo = dev_assets.write_photo(Path(rt.folder_paths.get_input_directory()), INPUT)
@@ -150,7 +146,7 @@ def measure(sides, untiled_sides, steps: int = STEPS, tile: int = TILE, overlap:
             args = ["child", str(side), mode, str(steps), str(tile), str(overlap), "", "taesd"]
             grid = latent_grid(side, tile, overlap)
             row = {"side": side, "mode": mode, "tiles": len(grid) if mode != "off" else 1,
-                   **bench_memory.run_child(args, int(cap_gib * 2**30), script=Path(__file__))}
+                   **bench_memory.run_child(args, int(cap_gib * 2**30), module="benchmarks.bench_tiling")}
             rows.append(row)
             done.add((side, mode))  # or the re-read above adds it a second time from the file
             if rows_file:
@@ -166,7 +162,7 @@ def gpu_rows(checkpoints, factors=(4, 8, 16), steps: int = 20) -> list[dict]:
         for factor in factors:
             args = ["child", str(INPUT * factor), "auto", str(steps), str(TILE), str(OVERLAP), ckpt, "checkpoint"]
             rows.append({"checkpoint": ckpt or "tiny SD1.5", "factor": factor,
-                         **bench_memory.run_child(args, 120 * 2**30, script=Path(__file__))})
+                         **bench_memory.run_child(args, 120 * 2**30, module="benchmarks.bench_tiling")})
     return rows
 
 
@@ -174,7 +170,7 @@ def section(rows: list[dict], gpu: list[dict] | None, meta: dict) -> str:
     gib = lambda v: f"{v / 2**30:.2f} GiB" if v is not None else "n/a"  # noqa: E731
     mib = lambda v: f"{v / 2**20:.1f} MiB"  # noqa: E731
     lines = [BEGIN, "## 7. Tiled denoiser", "",
-             ("Written" if meta.get("minutes") is None else "Measured") + f" {meta['when']} on {meta['machine']} by `python scripts/bench_tiling.py` ("
+             ("Written" if meta.get("minutes") is None else "Measured") + f" {meta['when']} on {meta['machine']} by `python -m benchmarks.bench_tiling` ("
              + (f"{meta['minutes']:.1f} min" if meta.get("minutes") is not None else
                 "rows saved one by one with `--rows` and written with `--render-only`")
              + "; part of `make bench`, or alone to refresh only this section). UpscaleThenBoomerang from the "
@@ -227,8 +223,8 @@ def section(rows: list[dict], gpu: list[dict] | None, meta: dict) -> str:
             lines.append(f"| {r['checkpoint']} | {r['factor']}x | {INPUT * r['factor']} px | "
                          f"{r.get('seconds', float('nan')):.2f} s | {gib(r.get('cuda_peak'))} |")
     else:
-        lines.append("Not measured: this run had no GPU. Where CUDA is present, `python scripts/"
-                     "bench_tiling.py --checkpoint NAME` adds 4x/8x/16x PRE of the 256 px photo (20 dpmpp_2m steps, "
+        lines.append("Not measured: this run had no GPU. Where CUDA is present, `python -m benchmarks."
+                     "bench_tiling --checkpoint NAME` adds 4x/8x/16x PRE of the 256 px photo (20 dpmpp_2m steps, "
                      "the checkpoint's own VAE) with seconds per image and `torch.cuda.max_memory_allocated`, for "
                      "the tiny checkpoint and each named checkpoint.")
     lines.append(END)

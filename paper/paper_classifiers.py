@@ -1,4 +1,4 @@
-"""The classifiers and attacks of the paper-results bench (scripts/bench_paper.py); bench code only, the node
+"""The classifiers and attacks of the paper-results bench (paper/bench_paper.py); bench code only, the node
 pack never imports it.
 
 - an RBF SVM (scikit-learn) and a small CNN (torch) on 16x16 grey digits in 0..1;

@@ -1,19 +1,15 @@
 """Test and benchmark assets made on this machine: the tiny SD1.5 checkpoint and the bundled photo."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-
-SCRIPTS = Path(__file__).resolve().parent
 
 
 def tiny_checkpoint(rt, x4_vae: bool = False) -> str:
     """File name (for CheckpointLoaderSimple) of the tiny SD1.5 checkpoint, generated once per machine into
     the models folder of the booted runtime ``rt``."""
-    spec = importlib.util.spec_from_file_location("_boomerang_tiny", SCRIPTS / "tiny_checkpoint.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.ensure(rt.models / "checkpoints", x4_vae=x4_vae).name
+    from . import tiny_checkpoint as tiny  # imports ComfyUI's comfy package: only after rt booted
+
+    return tiny.ensure(rt.models / "checkpoints", x4_vae=x4_vae).name
 
 
 def write_photo(directory: Path, width: int = 64, height: int | None = None) -> str:
