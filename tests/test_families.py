@@ -150,6 +150,45 @@ def test_qwen_image_takes_an_empty_sd3_latent(comfy, fam):
     assert tuple(out["cascade"]["latent"]["samples"].shape) == (2 * batch,) + shape[1:]
 
 
+def test_latent_of_the_wrong_dimensionality_is_refused_by_name(comfy, fam):
+    """A video (5-D) latent into an image model: a BoomerangInputError naming the input, the allowed shape and
+    the shape received, never a traceback from inside the network."""
+    from harness.runtime import GraphError
+
+    tiny = fam.build("sdxl_edm")
+    x0 = torch.ones((1, 4, 1, 6, 6))
+    graph = {"obj": put(comfy, "sdxl_5d", model=tiny.model, latent={"samples": x0}),
+             "noise": {"class_type": "BoomerangNoise", "inputs": {"model": ["obj", 0], "latent": ["obj", 5],
+                                                                  "t_boom": 10, "seed": 0}},
+             "c": capture("noisy", latent=["noise", 0])}
+    with pytest.raises(GraphError) as err:
+        comfy.run(graph)
+    text = str(err.value.details)
+    assert "latent must be a latent of shape [batch, channels, height, width]" in text
+    assert "(1, 4, 1, 6, 6)" in text
+
+
+def test_empty_latent_gets_the_models_channels_as_in_ksampler(comfy, fam):
+    """An all-zero 4-channel latent (EmptyLatentImage) into a 16-channel video-latent model: KSampler's
+    fix_empty_latent_channels gives it 16 channels and a time axis; so do the Boomerang nodes."""
+    tiny = fam.build("cosmos_predict2")
+    graph = {"obj": put(comfy, "cosmos_empty", model=tiny.model),
+             "empty": {"class_type": "EmptyLatentImage", "inputs": {"width": 32, "height": 32, "batch_size": 1}},
+             "noise": {"class_type": "BoomerangNoise", "inputs": {"model": ["obj", 0], "latent": ["empty", 0],
+                                                                  "t_boom": 500, "seed": 3}},
+             "c": capture("noisy", latent=["noise", 0], number=["noise", 1])}
+    from comfy import supported_models
+
+    out = comfy.run(graph)["noisy"]
+    settings = supported_models.CosmosT2IPredict2.sampling_settings
+    sigma = math.sqrt(settings["sigma_min"] * settings["sigma_max"])  # t/T = 1/2 on a log-linear EDM range
+    assert out["number"] == pytest.approx(sigma, rel=1e-4)
+    shape = (1, 16, 1, 4, 4)
+    assert tuple(out["latent"]["samples"].shape) == shape
+    expected = user_noise(None, sigma, forward_eps(shape, 3), tiny.latent_format, empty=True)
+    torch.testing.assert_close(out["latent"]["samples"].double(), expected, rtol=1e-5, atol=1e-5)
+
+
 # ------------------------------------------------------------------ bug 1: UpscaleThenBoomerang with a video VAE
 
 def upscale_graph(rt, key, tiny, vae, image, factor, seed, tile_size):
