@@ -99,11 +99,11 @@ class FaceIdentity:
 
 
 def _encode(vae, pixels):
-    return vae.encode(pixels[..., :3])
+    return sampling.vae_encode_images(vae, pixels[..., :3])
 
 
 def _decode(vae, samples, width, height):
-    return vae.decode(samples)[:, :height, :width, :3].float().clamp(0.0, 1.0)
+    return sampling.vae_decode_images(vae, samples)[:, :height, :width, :3].float().clamp(0.0, 1.0)
 
 
 def _face_boxes(images, mask, boxes_json, faces, s: Settings) -> list[list[F.Box]]:

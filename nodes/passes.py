@@ -22,8 +22,8 @@ def run_passes(model, positive, negative, latent: dict, t_booms: list[int], cfg:
     Boomerang with the same seed. With ``color_match`` each pass's output is matched per item and channel
     to the input latent's mean (and standard deviation), which stops the drift of repeated passes.
     """
-    reference = sampling.check_latent(model, latent)
-    current = latent
+    current = sampling.model_latent(model, latent)
+    reference = current["samples"]
     intermediates = []
     for p, t_boom in enumerate(t_booms):
         noisy, level = sampling.add_forward_noise(model, current, t_boom, seed, bnoise.pass_stream(bnoise.STREAM_FORWARD, p))

@@ -21,11 +21,12 @@ MAX_FACTOR = 64.0
 
 
 def encode(vae, pixels, tile_size: int):
-    """VAE-encode [B, H, W, C] pixels, in one pass of feathered tiles when larger than ``tile_size``."""
+    """VAE-encode [B, H, W, C] pixels to one latent per image (video VAEs included), in one pass of feathered
+    tiles when larger than ``tile_size``."""
     ratio = vae.spacial_compression_encode()
     if not tile_size or max(pixels.shape[1], pixels.shape[2]) <= tile_size:
-        return vae.encode(pixels)
-    return tiled_map(pixels.movedim(-1, 1), lambda t: vae.encode(t.movedim(1, -1)), tile_size,
+        return sampling.vae_encode_images(vae, pixels)
+    return tiled_map(pixels.movedim(-1, 1), lambda t: sampling.vae_encode_images(vae, t.movedim(1, -1)), tile_size,
                      max(tile_size // 8, ratio), scale_num=1, scale_den=ratio, unit=ratio)
 
 
@@ -34,8 +35,8 @@ def decode(vae, samples, tile_size: int):
     ratio = vae.spacial_compression_decode()
     tile = max(tile_size // ratio, 1)
     if not tile_size or max(samples.shape[-1], samples.shape[-2]) <= tile:
-        return vae.decode(samples)
-    return tiled_map(samples, lambda t: vae.decode(t).movedim(-1, 1), tile, max(tile // 8, 1),
+        return sampling.vae_decode_images(vae, samples)
+    return tiled_map(samples, lambda t: sampling.vae_decode_images(vae, t).movedim(-1, 1), tile, max(tile // 8, 1),
                      scale_num=ratio).movedim(1, -1)
 
 

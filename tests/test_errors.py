@@ -50,8 +50,9 @@ def test_empty_batch(comfy):
 
 
 def test_channel_count_not_matching_the_model(comfy):
+    # not all zeros: an empty (all-zero) latent is given the model's channels, as KSampler does (issue 18)
     g = graphs.oracle_boomerang(t_boom=10, batch=1, size=8)
-    g["2"] = graphs.const_latent(0.0, batch=1, channels=16, height=8, width=8)
+    g["2"] = graphs.const_latent(0.5, batch=1, channels=16, height=8, width=8)
     with pytest.raises(GraphError) as err:
         comfy.run(g)
     assert "latent must be a latent with 4 channels" in message(err) and "(1, 16, 8, 8)" in message(err)

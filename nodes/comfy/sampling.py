@@ -13,6 +13,7 @@ import torch
 
 import comfy.model_management
 import comfy.model_sampling
+import comfy.sample
 import comfy.samplers
 import comfy.utils
 import latent_preview
@@ -43,12 +44,21 @@ def total_timesteps(ms) -> int:
 
 
 def sigma_at(ms, t: int) -> float:
-    """Sigma of integer timestep t (0 = clean) on the model's own schedule."""
+    """Sigma of integer timestep t (0 = clean) on the model's own schedule.
+
+    At t = T, ``percent_to_sigma(0)`` is ComfyUI's "infinite" placeholder 999999999.9 for the EDM-range
+    samplings (continuous EDM and v, Cosmos' RFlow, Stable Cascade): the start level there is the model's own
+    ``sigma_max``. Flow models' ``percent_to_sigma(0)`` is already their top level, 1.0."""
     if t <= 0:
         return 0.0
     if is_discrete(ms):
         return float(ms.sigmas[t - 1])
-    return float(ms.percent_to_sigma(1.0 - t / FLOW_T))
+    sigma = float(ms.percent_to_sigma(1.0 - t / FLOW_T))
+    if t >= FLOW_T:
+        top = getattr(ms, "sigma_max", None)
+        if top is not None and sigma > float(top):
+            return float(top)
+    return sigma
 
 
 @dataclass(frozen=True)
@@ -85,18 +95,58 @@ def latent_in(model, samples: torch.Tensor) -> torch.Tensor:
     return samples
 
 
-def check_latent(model, latent: dict, input_name: str = "latent") -> torch.Tensor:
+EMPTY_LATENT_EXTRAS = ("downscale_ratio_spacial", "downscale_ratio_temporal")  # newer ComfyUI's empty latents
+
+
+def model_latent(model, latent: dict, input_name: str = "latent") -> dict:
+    """The LATENT as this model samples it, checked. An empty latent gets the model's channel count and, for a
+    model of video latents (Wan, Qwen-Image, Cosmos, ...), its time axis, by ComfyUI's own
+    ``comfy.sample.fix_empty_latent_channels`` as KSampler applies it. A new dict when anything changed."""
     samples = latent.get("samples") if isinstance(latent, dict) else None
     if not isinstance(samples, torch.Tensor) or samples.is_nested:
         raise BoomerangInputError(input_name, "a LATENT with a 'samples' tensor", type(samples).__name__)
     if samples.shape[0] == 0:
         raise BoomerangInputError(input_name, "a batch of at least 1 latent", "an empty batch (0 items)")
-    channels = model.get_model_object("latent_format").latent_channels
-    if samples.ndim < 3 or samples.shape[1] != channels:
+    extras = [latent[k] for k in EMPTY_LATENT_EXTRAS if k in latent]  # (only ComfyUI versions that take them)
+    fixed = comfy.sample.fix_empty_latent_channels(model, samples, *extras) if samples.ndim >= 3 else samples
+    if fixed is not samples or extras:
+        latent = {k: v for k, v in latent.items() if k not in EMPTY_LATENT_EXTRAS}
+        latent["samples"] = fixed
+    latent_format = model.get_model_object("latent_format")
+    channels = latent_format.latent_channels
+    if fixed.ndim < 3 or fixed.shape[1] != channels:
         raise BoomerangInputError(
             input_name, f"a latent with {channels} channels (what this model uses)",
-            f"shape {tuple(samples.shape)}", "Encode the image with this model's VAE")
-    return samples
+            f"shape {tuple(fixed.shape)}", "Encode the image with this model's VAE")
+    dims = getattr(latent_format, "latent_dimensions", 2)
+    if fixed.ndim != dims + 2:
+        kind = {3: "[batch, channels, frames, height, width] (a video-latent model)",
+                2: "[batch, channels, height, width]"}.get(dims, f"{dims + 2}-D")
+        raise BoomerangInputError(input_name, f"a latent of shape {kind}", f"shape {tuple(fixed.shape)}",
+                                  "Encode the image with this model's VAE")
+    return latent
+
+
+def check_latent(model, latent: dict, input_name: str = "latent") -> torch.Tensor:
+    """The samples of ``model_latent``."""
+    return model_latent(model, latent, input_name)["samples"]
+
+
+def vae_encode_images(vae, pixels: torch.Tensor) -> torch.Tensor:
+    """IMAGE [B, H, W, C] -> latent samples with one entry per image. A VAE of 3-D latents (Wan, LTXV, ...)
+    takes a batch of images as the frames of one clip; here each image is encoded as a one-frame clip."""
+    if getattr(vae, "latent_dim", 2) != 3 or pixels.shape[0] == 1:
+        return vae.encode(pixels)
+    return torch.cat([vae.encode(pixels[i:i + 1]) for i in range(pixels.shape[0])])
+
+
+def vae_decode_images(vae, samples: torch.Tensor) -> torch.Tensor:
+    """Latent samples -> IMAGE [B, H, W, C]; a video VAE's [B, frames, H, W, C] becomes B * frames images, as
+    ComfyUI's VAEDecode combines them (one-frame clips from ``vae_encode_images`` give B images)."""
+    images = vae.decode(samples)
+    if images.ndim == 5:
+        images = images.reshape((-1,) + tuple(images.shape[-3:]))
+    return images
 
 
 def batch_indices(latent: dict) -> list[int] | None:
@@ -106,7 +156,8 @@ def batch_indices(latent: dict) -> list[int] | None:
 
 def add_forward_noise(model, latent: dict, t_boom: int, seed: int, stream: int = bnoise.STREAM_FORWARD):
     """BoomerangNoise: x_t = noise_scaling(sigma(t_boom), eps, x0) in one shot; returns (latent, level)."""
-    x0 = check_latent(model, latent)
+    latent = model_latent(model, latent)
+    x0 = latent["samples"]
     level = level_for(model, t_boom)
     out = latent.copy()
     if t_boom == 0:

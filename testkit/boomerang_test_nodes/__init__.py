@@ -4,6 +4,8 @@
   (EPS, v-prediction or flow), so sampler outputs can be checked against a closed-form law.
 * BoomerangTestLatent: a constant latent of any shape.
 * BoomerangTestCapture: an output node that hands LATENT/IMAGE tensors back to the test process.
+* BoomerangTestObject: hands the graph what the test process put in ``OBJECTS[key]`` (a MODEL, VAE,
+  CONDITIONING, IMAGE or LATENT built in memory, e.g. the tiny model families of tests/harness/families.py).
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ import comfy.supported_models_base
 from comfy_api.latest import ComfyExtension, io
 
 CAPTURED: dict[str, object] = {}
+OBJECTS: dict[str, dict] = {}  # key -> {"model", "vae", "positive", "negative", "image", "latent"}: set by tests
+OBJECT_OUTPUTS = ("model", "vae", "positive", "negative", "image", "latent")
 CALLS: dict[str, int] = {}
 KINDS = {"eps": comfy.model_base.ModelType.EPS, "v": comfy.model_base.ModelType.V_PREDICTION,
          "flow": comfy.model_base.ModelType.FLOW}
@@ -129,13 +133,29 @@ class BoomerangTestCapture(io.ComfyNode):
         return io.NodeOutput()
 
 
+class BoomerangTestObject(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="BoomerangTestObject", category="_boomerang_tests", not_idempotent=True,
+            inputs=[io.String.Input("key", default="")],
+            outputs=[io.Model.Output(), io.Vae.Output(), io.Conditioning.Output("positive"),
+                     io.Conditioning.Output("negative"), io.Image.Output(), io.Latent.Output()],
+        )
+
+    @classmethod
+    def execute(cls, key) -> io.NodeOutput:
+        entry = OBJECTS[key]
+        return io.NodeOutput(*(entry.get(name) for name in OBJECT_OUTPUTS))
+
+
 class _TestExtension(ComfyExtension):
     async def get_node_list(self):
-        return [BoomerangTestOracleModel, BoomerangTestLatent, BoomerangTestCapture]
+        return [BoomerangTestOracleModel, BoomerangTestLatent, BoomerangTestCapture, BoomerangTestObject]
 
 
 async def comfy_entrypoint():
     return _TestExtension()
 
 
-__all__ = ["comfy_entrypoint", "CAPTURED", "CALLS"]
+__all__ = ["comfy_entrypoint", "CAPTURED", "CALLS", "OBJECTS"]
