@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= $(CURDIR)/.venv
 export BOOMERANG_VENV := $(VENV)
 
-.PHONY: demo test workflows bench bench-tiling bench-locality bench-datasets bench-anonymity bench-paper dataset digits-model
+.PHONY: gpu-check-prepare gpu-check demo test workflows bench bench-tiling bench-locality bench-datasets bench-anonymity bench-paper dataset digits-model
 demo:
 	$(PYTHON) -m devtools.setup_env --no-browser
 	$(VENV)/bin/python -m headless demo $(ARGS)
@@ -59,3 +59,16 @@ bench-datasets:
 dataset:
 	$(PYTHON) -m devtools.setup_env --no-browser
 	$(VENV)/bin/python -m headless dataset $(ARGS)
+
+# The GPU check (issue 17; docs/BENCHMARKS_GPU.md). Here, with PyPI: fill the ignored .gpu-check/ (ComfyUI's source
+# without its frontend + wheels a torch-only Python 3.12 machine lacks) and print the travelling size (<= 64 MiB).
+gpu-check-prepare:
+	$(PYTHON) scripts/setup_env.py --no-browser
+	$(VENV)/bin/python -m benchmarks.gpu_setup prepare
+
+# On the GPU machine (offline; its torch venv, else GPU_PYTHON=...): install the missing wheels, then measure for
+# at most ~8 minutes; writes BENCHMARKS_GPU.md + gpu_check.json into $$OUT when set, else docs/
+GPU_PYTHON ?= $(firstword $(wildcard /opt/torch/.venv/bin/python) python3)
+gpu-check:
+	$(GPU_PYTHON) -m benchmarks.gpu_setup install
+	COMFYUI_PATH=$(CURDIR)/.gpu-check/comfyui PYTHONPATH=$(CURDIR)/.gpu-check/site $(GPU_PYTHON) -m benchmarks.gpu_check $(ARGS)

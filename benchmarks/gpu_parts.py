@@ -37,8 +37,8 @@ class Settings:
         self.oracle_batch, self.oracle_side = (1, 16) if smoke else (16, 64)  # 262,144 values per case
         self.oracle_cases = (("eps", 20),) if smoke else ORACLE_CASES
         self.warm_up = not smoke
-        # the smoke run covers each code path once: SDXL only builds and samples, tiled PRE only tiled
-        self.subparts = {"sd15": SUBPARTS, "sdxl": SUBPARTS[1:2] if smoke else SUBPARTS}
+        # the smoke run covers each code path once: upscale and overhead on SD1.5, tiled PRE (tiled only) on SDXL
+        self.subparts = {"sd15": SUBPARTS[:2], "sdxl": SUBPARTS[2:]} if smoke else {"sd15": SUBPARTS, "sdxl": SUBPARTS}
         self.big_modes = ("on",) if smoke else ("on", "off")
 
 

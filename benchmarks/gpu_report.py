@@ -160,7 +160,7 @@ def not_measured(estimates: dict, budget_s: float) -> str:
     rows = "\n".join(f"| {PART_TITLES[k]} | {v} s |" for k, v in estimates.items())
     return f"""# GPU check
 
-<!-- written by `python -m benchmarks.gpu_check` (issue 17); not edited by hand -->
+<!-- until a GPU run: benchmarks/gpu_report.py not_measured(); then `python -m benchmarks.gpu_check` rewrites it -->
 
 ## GPU: not measured
 
