@@ -167,8 +167,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke-cpu", action="store_true",
                         help="tiny models on the CPU, to check that the script runs; needs no GPU, never writes docs/")
-    parser.add_argument("--out", type=Path, help="folder for BENCHMARKS_GPU.md and gpu_check.json "
-                                                 "(default: $OUT when set, else docs/; a temporary folder with --smoke-cpu)")
+    parser.add_argument("--out", type=Path, help="folder for BENCHMARKS_GPU.md and gpu_check.json (default: $OUT "
+                                                 "when set, else docs/; a temporary folder with --smoke-cpu)")
     parser.add_argument("--budget-s", type=float, default=BUDGET_S, help=f"time budget in seconds (default {BUDGET_S})")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     args = parser.parse_args(argv)

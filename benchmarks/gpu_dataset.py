@@ -65,7 +65,8 @@ def measure(rt, todo: dict, checkpoint: Path | None, side_key: str, work: Path, 
             if todo["warm"]:
                 run_job(spec, warm, work / f"out-warm-{m['model']}-{batch}-{fast}", runtime=rt, progress=False)
             result = run_job(spec, inputs, work / f"out-{m['model']}-{batch}-{fast}", runtime=rt, progress=False)
-            rows.append({"model": m["model"], "config": name, "items": result.done_now, "items_failed": len(result.failed),
+            rows.append({"model": m["model"], "config": name, "items": result.done_now,
+                         "items_failed": len(result.failed),
                          "seconds": result.seconds, "items_per_s": result.done_now / result.seconds,
                          "side": m["side"], **m["spec"]})
             log.info("dataset %s %s: %.2f items/s", m["model"], name, rows[-1]["items_per_s"])

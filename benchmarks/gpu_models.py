@@ -14,7 +14,8 @@ import math
 
 # Published UNet sizes (Rombach et al. 2022; Podell et al. 2023), in ComfyUI's unet_config terms.
 SD15_UNET = {"image_size": 32, "in_channels": 4, "out_channels": 4, "model_channels": 320,
-             "num_res_blocks": [2, 2, 2, 2], "channel_mult": [1, 2, 4, 4], "transformer_depth": [1, 1, 1, 1, 1, 1, 0, 0],
+             "num_res_blocks": [2, 2, 2, 2], "channel_mult": [1, 2, 4, 4],
+             "transformer_depth": [1, 1, 1, 1, 1, 1, 0, 0],
              "transformer_depth_middle": 1, "transformer_depth_output": [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0],
              "num_heads": 8, "context_dim": 768, "use_linear_in_transformer": False, "adm_in_channels": None,
              "use_spatial_transformer": True, "legacy": False, "use_checkpoint": False,
@@ -112,10 +113,9 @@ def _count_parameters(family: str, size: str) -> int:
 def build_vae(seed: int = 0, size: str = "full"):
     """``comfy.sd.VAE`` with random weights: the standard SD autoencoder (4 latent channels, x8), or with
     ``size="tiny"`` ComfyUI's own tiny autoencoder class (TAESD, also 4 channels and x8) for the smoke run."""
-    import torch
-
     import comfy.sd
     import comfy.taesd.taesd
+    import torch
     from comfy.ldm.models.autoencoder import AutoencoderKL
 
     if size == "tiny":
@@ -153,10 +153,9 @@ def write_checkpoint(path, size: str = "full", seed: int = 0):
     ``CheckpointLoaderSimple`` (dataset jobs load their model from a file). Returns the path."""
     from pathlib import Path
 
-    import safetensors.torch
-
     import comfy.model_management
     import comfy.sd1_clip
+    import safetensors.torch
 
     unet, _ = build_unet("sd15", size, seed)
     sd = {"model.diffusion_model." + k: v for k, v in unet.model.diffusion_model.state_dict().items()}

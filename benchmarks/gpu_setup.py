@@ -232,14 +232,16 @@ def install(folder: Path = FOLDER) -> int:
         pip = [sys.executable, "-m", "pip"]
         if subprocess.run([*pip, "--version"], capture_output=True).returncode != 0:
             subprocess.run([sys.executable, "-m", "ensurepip", "--default-pip"], check=True)
-        cmd = [*pip, "install", "--no-index", "--no-deps", "--disable-pip-version-check", "--no-warn-script-location",
-               *[str(folder / "wheels" / w["file"]) for w in todo]]
-        if subprocess.run(cmd).returncode != 0:
+        cmd = [*pip, "install", "--no-index", "--no-deps", "--disable-pip-version-check", "--no-warn-script-location"]
+        files = [str(folder / "wheels" / w["file"]) for w in todo]
+        if subprocess.run([*cmd, *files]).returncode != 0:  # one by one: a wheel that fails does not stop the others
             site = folder / "site"  # e.g. a read-only environment: beside it, on PYTHONPATH (make gpu-check sets it)
-            log.warning("installing into %s failed; installing into %s instead", sys.prefix, site)
-            subprocess.run([*cmd, "--target", str(site)], check=True)
-            if str(site) not in os.environ.get("PYTHONPATH", ""):
-                log.warning("put %s on PYTHONPATH for the check", site)
+            failed = [f for f in files if subprocess.run([*cmd, f]).returncode != 0
+                      and subprocess.run([*cmd, "--target", str(site), f]).returncode != 0]
+            if failed:
+                log.error("could not install %s; the parts that need them will fail", ", ".join(failed))
+            if site.is_dir() and str(site) not in os.environ.get("PYTHONPATH", ""):
+                log.warning("some wheels went to %s: put it on PYTHONPATH for the check", site)
     _warn_conflicts(manifest["wheels"])
     return 0
 

@@ -23,7 +23,8 @@ def test_wheel_list_is_what_the_boot_needs_less_what_the_gpu_machine_has():
                                          "# non essential:", "", "kornia>=0.7.1", "av>=14.2.0", "Pillow"])
     assert comfy == ["comfyui-frontend-package", "torch", "torchsde", "numpy", "kornia", "av", "pillow"]
     wheels = gpu_setup.needed_wheels(comfy, graph, present=("torch", "transformers", "scipy", "numpy", "pillow"),
-                                     not_needed={"comfyui-frontend-package": "", "kornia": ""}, pack_needs=("diffusers",))
+                                     not_needed={"comfyui-frontend-package": "", "kornia": ""},
+                                     pack_needs=("diffusers",))
     assert wheels == ["av", "diffusers", "importlib-metadata", "torchsde", "trampoline", "zipp"]
 
 
@@ -122,7 +123,8 @@ def test_smoke_run_on_the_copied_comfyui_writes_only_its_folder(tmp_path):
     assert results["parts"]["sd15"]["upscale"]["output_shape"] == [1, 64, 64, 3]  # 16 px x 4
     assert results["parts"]["sdxl"]["tiled"]["on"]["seconds"] > 0
     for side in ("dataset_gpu", "dataset_cpu"):
-        assert [(r["items"], r["items_failed"]) for r in results["parts"][side]["rows"]] == [(2 if side == "dataset_gpu" else 1, 0)]
+        items = 2 if side == "dataset_gpu" else 1  # the smoke plan: 2 images in the run's process, 1 in the CPU child
+        assert [(r["items"], r["items_failed"]) for r in results["parts"][side]["rows"]] == [(items, 0)]
     assert results["parts"]["oracle"]["rows"][0]["model_calls"] == 20  # boomerang_exact: one call per step of t_boom
     text = (out / "BENCHMARKS_GPU.md").read_text()
     assert "## GPU" not in text and "CPU smoke run" in text

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import time
 
-from benchmarks import gpu_models
 from comfy_api.latest import ComfyExtension, io
+
+from benchmarks import gpu_models
 
 BUILT: dict[str, dict] = {}  # "family/size/seed" -> parameters, dtype, class, build time of the last build
 
