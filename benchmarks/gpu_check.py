@@ -17,6 +17,7 @@ import inspect
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -139,6 +140,16 @@ def run(smoke: bool, out: Path, budget_s: float, parts=PARTS) -> dict:
             "sd15": lambda: gpu_parts.family_part(rt, "sd15", photo, st, budget.room),
             "sdxl": lambda: gpu_parts.family_part(rt, "sdxl", photo, st, budget.room),
             "dataset_gpu": dataset_gpu, "dataset_cpu": dataset_cpu}
+    try:
+        _run_parts(parts, jobs, results, budget, smoke, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the inputs, outputs and the 2 GB checkpoint of the dataset part
+    return results
+
+
+def _run_parts(parts, jobs: dict, results: dict, budget: Budget, smoke: bool, out: Path) -> None:
+    """Each part in order, skipped when the budget has no room for its estimate; results saved after each."""
+    budget_s = budget.seconds
     for name in parts:
         room = budget.room()
         if not smoke and room < ESTIMATES[name]:
@@ -154,7 +165,6 @@ def run(smoke: bool, out: Path, budget_s: float, parts=PARTS) -> dict:
             results["parts"][name]["part_seconds"] = time.perf_counter() - start
         results["elapsed_s"] = budget_s - budget.room()
         save(results, out)
-    return results
 
 
 def save(results: dict, out: Path) -> None:
