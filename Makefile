@@ -63,7 +63,7 @@ dataset:
 # The GPU check (issue 17; docs/BENCHMARKS_GPU.md). Here, with PyPI: fill the ignored .gpu-check/ (ComfyUI's source
 # without its frontend + wheels a torch-only Python 3.12 machine lacks) and print the travelling size (<= 64 MiB).
 gpu-check-prepare:
-	$(PYTHON) scripts/setup_env.py --no-browser
+	$(PYTHON) -m devtools.setup_env --no-browser
 	$(VENV)/bin/python -m benchmarks.gpu_setup prepare
 
 # On the GPU machine (offline; its torch venv, else GPU_PYTHON=...): install the missing wheels, then measure for

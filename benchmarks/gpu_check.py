@@ -29,7 +29,7 @@ from . import gpu_report
 
 log = logging.getLogger("boomerang.gpu_check")
 
-TEST_PACK = REPO / "tests" / "harness" / "boomerang_test_nodes"
+TEST_PACK = REPO / "testkit" / "boomerang_test_nodes"
 GPU_PACK = Path(__file__).resolve().parent / "gpu_nodes"
 DOC_NAME, JSON_NAME = "BENCHMARKS_GPU.md", "gpu_check.json"
 BUDGET_S = 450  # of the lease's 8 minutes: the offline install and the start of Python come first
@@ -107,7 +107,7 @@ class Budget:
 
 
 def run(smoke: bool, out: Path, budget_s: float, parts=PARTS) -> dict:
-    from headless import load_pack_file
+    from testkit import dev_assets, oracle_law
 
     from . import gpu_dataset, gpu_models, gpu_parts
 
@@ -117,8 +117,7 @@ def run(smoke: bool, out: Path, budget_s: float, parts=PARTS) -> dict:
     results = {"smoke": smoke, "budget_s": budget_s, "estimates_s": ESTIMATES, "env": environment(rt),
                "settings": vars(st), "parts": {}}
     work = Path(tempfile.mkdtemp(prefix="boomerang-gpu-check-"))
-    photo = load_pack_file("scripts/dev_assets.py").write_photo(Path(rt.folder_paths.get_input_directory()),
-                                                               st.input_px)
+    photo = dev_assets.write_photo(Path(rt.folder_paths.get_input_directory()), st.input_px)
     checkpoint = None
 
     todo = gpu_dataset.plan(smoke)
@@ -136,7 +135,7 @@ def run(smoke: bool, out: Path, budget_s: float, parts=PARTS) -> dict:
         settings = {"plan": todo, "checkpoint": str(checkpoint) if checkpoint else None, "work": str(work / "cpu")}
         return gpu_dataset.run_cpu_child(settings, budget.room())
 
-    jobs = {"oracle": lambda: gpu_parts.oracle(rt, load_pack_file("tests/oracle_law.py"), st),
+    jobs = {"oracle": lambda: gpu_parts.oracle(rt, oracle_law, st),
             "sd15": lambda: gpu_parts.family_part(rt, "sd15", photo, st, budget.room),
             "sdxl": lambda: gpu_parts.family_part(rt, "sdxl", photo, st, budget.room),
             "dataset_gpu": dataset_gpu, "dataset_cpu": dataset_cpu}

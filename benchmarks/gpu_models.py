@@ -113,9 +113,10 @@ def _count_parameters(family: str, size: str) -> int:
 def build_vae(seed: int = 0, size: str = "full"):
     """``comfy.sd.VAE`` with random weights: the standard SD autoencoder (4 latent channels, x8), or with
     ``size="tiny"`` ComfyUI's own tiny autoencoder class (TAESD, also 4 channels and x8) for the smoke run."""
+    import torch
+
     import comfy.sd
     import comfy.taesd.taesd
-    import torch
     from comfy.ldm.models.autoencoder import AutoencoderKL
 
     if size == "tiny":
@@ -153,9 +154,10 @@ def write_checkpoint(path, size: str = "full", seed: int = 0):
     ``CheckpointLoaderSimple`` (dataset jobs load their model from a file). Returns the path."""
     from pathlib import Path
 
+    import safetensors.torch
+
     import comfy.model_management
     import comfy.sd1_clip
-    import safetensors.torch
 
     unet, _ = build_unet("sd15", size, seed)
     sd = {"model.diffusion_model." + k: v for k, v in unet.model.diffusion_model.state_dict().items()}

@@ -34,7 +34,7 @@ def _problem(d) -> str | None:
 
 def oracle_lines(part: dict) -> list[str]:
     lines = [f"Device: {part['device']}. Data N(0.3, 1), x0 = 1.8, boomerang_exact; errors against the continuous "
-             "Boomerang law and the exact law of the discrete Algorithm 1 chain (tests/oracle_law.py). *holds*: the "
+             "Boomerang law and the exact law of the discrete Algorithm 1 chain (testkit/oracle_law.py). *holds*: the "
              "tests' bounds (chain: mean < 0.02 sd, variance < 2%; law: mean < 0.03 sd, variance < 3%).", "",
              "| prediction | t_boom | values | law: mean error | law: variance error | chain: mean error | "
              "chain: variance error | model calls | holds |", "|---|---|---|---|---|---|---|---|---|"]

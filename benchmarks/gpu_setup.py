@@ -118,7 +118,7 @@ def copy_comfyui(source: Path, target: Path) -> Path:
     frontend, models, tests, bytecode, or the data of text-encoder tokenizers the check never loads (it keeps
     comfy/sd1_tokenizer, which SD1.5 and SDXL checkpoints use)."""
     if not (source / "comfy" / "samplers.py").is_file():
-        raise FileNotFoundError(f"no ComfyUI at {source} (run `python3 scripts/setup_env.py` or set COMFYUI_PATH)")
+        raise FileNotFoundError(f"no ComfyUI at {source} (run `python3 -m devtools.setup_env` or set COMFYUI_PATH)")
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
 
