@@ -82,7 +82,8 @@ def build_graph(ckpt: str, names: list[str], t_booms: list[int], seeds: int, set
 
 
 def measure(args) -> dict:
-    rt = headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-anonymity-"))).boot()
+    rt = headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-anonymity-")), device=args.device).boot()
+    log.info("on %s (%s)", rt.device, rt.device_name)
     if args.smoke:
         from testkit import dev_assets
 
@@ -216,7 +217,9 @@ def main(argv=None) -> int:
     parser.add_argument("--upsample", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None, help="folder for ANONYMITY.md and anonymity.png "
                                                                  "(default docs/; --smoke: a temporary folder)")
+    headless.add_device_arguments(parser)
     args = parser.parse_args(argv)
+    args.device = headless.device_from_args(args)
     logging.basicConfig(level=logging.WARNING)
     if not 0.0 < args.threshold < 2.0:
         parser.error(f"--threshold must be a number in (0, 2); received {args.threshold}")

@@ -116,7 +116,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script, measures nothing")
     parser.add_argument("--out", type=Path, default=headless.REPO / "docs" / "DATASETS.md")
+    headless.add_device_arguments(parser)
     args = parser.parse_args(argv)
+    device = headless.device_from_args(args)
     logging.basicConfig(level=logging.WARNING, format="[bench] %(message)s")
     count, t_boom = (24, 3) if args.smoke else (64, 20)  # batch 8: 3 and 8 batches
     work = Path(tempfile.mkdtemp(prefix="boomerang-bench-datasets-"))
@@ -125,7 +127,8 @@ def main(argv=None):
     import torch
 
     load_before = os.getloadavg()
-    rt = headless.ComfyRuntime(io_dir=work / "io").boot()
+    rt = headless.ComfyRuntime(io_dir=work / "io", device=device).boot()
+    log.warning("on %s (%s)", rt.device, rt.device_name)
     rows, outs = [], {}
     threads = torch.get_num_threads()
     configs = [("1 process", 1, 1, True), ("1 process", 8, 1, True), ("1 process", 8, threads, True),
@@ -149,7 +152,7 @@ def main(argv=None):
         key = "2 Ray workers, batch 8, 1 thread each"
         outs[key] = work / "out-ray"
         spec = JobSpec(preset="anonymize", t_boom=t_boom, batch=8, threads=1)
-        rows.append((key, timed_job(spec, src, outs[key], ray=True, workers=2)))
+        rows.append((key, timed_job(spec, src, outs[key], ray=True, workers=2, device=device)))
         exact_keys.append(key)
         ray.shutdown()
     except ImportError:

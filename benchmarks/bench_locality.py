@@ -32,8 +32,9 @@ REPO = headless.REPO
 log = logging.getLogger("boomerang.locality")
 
 
-def measure(per_class: int, seeds: int, fractions: list[float]) -> tuple[list[dict], dict]:
-    rt = headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-locality-"))).boot()
+def measure(per_class: int, seeds: int, fractions: list[float], device: str | None = None) -> tuple[list[dict], dict]:
+    rt = headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-locality-")), device=device).boot()
+    log.info("on %s (%s)", rt.device, rt.device_name)
     input_dir = Path(rt.folder_paths.get_input_directory())
     names, _ = run_demo.digits_inputs(input_dir, list(range(10)), per_class)
     held_x, held_y = digits_data.load("held_out")
@@ -136,6 +137,7 @@ def main(argv=None):
     parser.add_argument("--fractions", type=run_demo.fractions,
                         default=run_demo.fractions(",".join(f"{i / 10:g}" for i in range(11))))
     parser.add_argument("--out", type=Path, default=REPO / "docs")
+    headless.add_device_arguments(parser)
     args = parser.parse_args(argv)
     fewest = int(np.bincount(digits_data.load("held_out")[1]).min())
     if not 1 <= args.per_class <= fewest:
@@ -144,7 +146,7 @@ def main(argv=None):
     if args.seeds < 2:
         parser.error(f"--seeds must be an integer >= 2 (duplicates are counted between seeds); received {args.seeds}")
     logging.basicConfig(level=logging.INFO, format="[locality] %(message)s")
-    rows, meta = measure(args.per_class, args.seeds, args.fractions)
+    rows, meta = measure(args.per_class, args.seeds, args.fractions, headless.device_from_args(args))
     print(table(rows, meta))  # noqa: T201 - a benchmark prints its table
     log.info("chance at T %.1f%%; wrote %s", 100 * meta["chance"], write_docs(rows, meta, args.out))
 

@@ -22,11 +22,16 @@ from pathlib import Path
 UPSCALE_STEPS = 2  # the reverse pass is not what this measures; the VAE at 4-16x the input size is
 
 
+def child_device() -> str | None:
+    """The ``--device=D`` that ``run_child`` appends to a child's command line (None: ComfyUI's own choice)."""
+    return next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--device=")), None)
+
+
 def _child_upscale(factor: float, tile_size: int) -> dict:
     import headless
     from testkit import dev_assets
 
-    rt = headless.ComfyRuntime().boot()
+    rt = headless.ComfyRuntime(device=child_device()).boot()
     ckpt = dev_assets.tiny_checkpoint(rt)
     photo = dev_assets.write_photo(Path(rt.folder_paths.get_input_directory()), 64)
     graph = {
@@ -72,7 +77,7 @@ def _child_coldstart() -> dict:
 
     import headless
 
-    rt = headless.ComfyRuntime(load_pack=False).boot()
+    rt = headless.ComfyRuntime(load_pack=False, device=child_device()).boot()
     link = rt.custom_nodes / headless.PACK_DIR_NAME
     link.symlink_to(headless.REPO, target_is_directory=True)
     nodes = rt.nodes
@@ -88,14 +93,16 @@ def _child_coldstart() -> dict:
     return {"seconds": seconds, "nodes": len(added)}
 
 
-def run_child(args: list[str], cap_bytes: int, module: str = "benchmarks.bench_memory") -> dict:
-    """Run a child mode of ``module`` (``python -m``, from the repo root); return its JSON result plus peak
-    RSS, or what stopped it."""
+def run_child(args: list[str], cap_bytes: int, module: str = "benchmarks.bench_memory",
+              device: str | None = None) -> dict:
+    """Run a child mode of ``module`` (``python -m``, from the repo root) on ``device`` (None: ComfyUI's own
+    choice); return its JSON result plus peak RSS, or what stopped it."""
     import psutil
 
     import headless
 
-    proc = subprocess.Popen([sys.executable, "-m", module, "--child", *args], stdout=subprocess.PIPE,
+    tail = [f"--device={device}"] if device else []
+    proc = subprocess.Popen([sys.executable, "-m", module, "--child", *args, *tail], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, cwd=headless.REPO)
     capped, status, usage = False, None, None
     watcher = psutil.Process(proc.pid)
@@ -123,17 +130,18 @@ def run_child(args: list[str], cap_bytes: int, module: str = "benchmarks.bench_m
     return result
 
 
-def memory(factors=(4, 8, 16), tile_size: int = 512, cap_gib: float = 16.0) -> list[dict]:
+def memory(factors=(4, 8, 16), tile_size: int = 512, cap_gib: float = 16.0, device: str | None = None) -> list[dict]:
     cap = int(cap_gib * 2**30)
     rows = []
     for factor in factors:
         for tiles in (tile_size, 0):
-            rows.append({"factor": factor, "tile_size": tiles, **run_child(["upscale", str(factor), str(tiles)], cap)})
+            rows.append({"factor": factor, "tile_size": tiles,
+                         **run_child(["upscale", str(factor), str(tiles)], cap, device=device)})
     return rows
 
 
-def coldstart(repeats: int = 5) -> dict:
-    times = [run_child(["coldstart"], 8 * 2**30)["seconds"] for _ in range(repeats)]
+def coldstart(repeats: int = 5, device: str | None = None) -> dict:
+    times = [run_child(["coldstart"], 8 * 2**30, device=device)["seconds"] for _ in range(repeats)]
     return {"median": statistics.median(times), "min": min(times), "max": max(times), "n": repeats}
 
 

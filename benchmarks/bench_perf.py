@@ -237,7 +237,9 @@ def main(argv=None):
                         "0.932 min per 1024x1024 PRE image.", help="text of the GPU section")
     parser.add_argument("--smoke", action="store_true", help="a 2-minute check that every section runs (tiny "
                         "cases, 1 repeat); the numbers mean nothing")
+    headless.add_device_arguments(parser)
     args = parser.parse_args(argv)
+    device = headless.device_from_args(args)
     if args.smoke:
         args.repeats = 1
     elif args.repeats < 5:
@@ -248,7 +250,8 @@ def main(argv=None):
     start = time.perf_counter()
     from testkit.runtime import runtime, tiny_checkpoint
 
-    rt = runtime()
+    rt = runtime(device=device)
+    log.info("on %s (%s)", rt.device, rt.device_name)
     import comfy.utils
 
     comfy.utils.set_progress_bar_enabled(False)
@@ -262,11 +265,11 @@ def main(argv=None):
     log.info("4/7 batching")
     b = batching(rt, ckpt, args.repeats, 2 if args.smoke else 8)
     log.info("5/7 memory (child processes)")
-    mem = bench_memory.memory((2,) if args.smoke else (4, 8, 16))
+    mem = bench_memory.memory((2,) if args.smoke else (4, 8, 16), device=device)
     log.info("cold start (child processes)")
-    cold = bench_memory.coldstart(max(args.repeats, 2 if args.smoke else 5))
+    cold = bench_memory.coldstart(max(args.repeats, 2 if args.smoke else 5), device=device)
     log.info("7/7 tiled denoiser (child processes)")
-    tiling = bench_tiling.run(args.smoke)
+    tiling = bench_tiling.run(args.smoke, device=device)
     import comfyui_version
 
     meta = {"machine": f"{platform.machine()} CPU, {__import__('os').cpu_count()} cores", "repeats": args.repeats,

@@ -20,7 +20,10 @@ import sys
 import time
 from pathlib import Path
 
+import headless  # no ComfyUI import until a runtime boots
+
 from . import bench_memory
+
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "BENCHMARKS.md"
@@ -64,11 +67,10 @@ def _taesd_file(rt) -> str:
 def _child(side: int, mode: str, steps: int, tile: int, overlap: int, ckpt_name: str, vae_name: str) -> dict:
     import torch
 
-    import headless
     from testkit import dev_assets
     from testkit.runtime import TEST_PACK as pack
 
-    rt = headless.ComfyRuntime(extra_packs=[pack]).boot()
+    rt = headless.ComfyRuntime(extra_packs=[pack], device=bench_memory.child_device()).boot()
     ckpt = ckpt_name or dev_assets.tiny_checkpoint(rt)
     photo = dev_assets.write_photo(Path(rt.folder_paths.get_input_directory()), INPUT)
     graph = {
@@ -127,7 +129,7 @@ def _child(side: int, mode: str, steps: int, tile: int, overlap: int, ckpt_name:
             "unet_seconds": unet["seconds"], "unet_shapes": sorted(unet["shapes"])}
 
 
-def measure(sides, untiled_sides, steps: int = STEPS, tile: int = TILE, overlap: int = OVERLAP,
+def measure(sides, untiled_sides, steps: int = STEPS, tile: int = TILE, overlap: int = OVERLAP, device=None,
             cap_gib: float = 20.0, rows_file: Path | None = None) -> list[dict]:
     """One row per (output side, mode). With ``rows_file`` (JSON lines) each row is saved as it ends and rows
     already there are kept, not measured again (so a long run can be resumed)."""
@@ -146,7 +148,8 @@ def measure(sides, untiled_sides, steps: int = STEPS, tile: int = TILE, overlap:
             args = ["child", str(side), mode, str(steps), str(tile), str(overlap), "", "taesd"]
             grid = latent_grid(side, tile, overlap)
             row = {"side": side, "mode": mode, "tiles": len(grid) if mode != "off" else 1,
-                   **bench_memory.run_child(args, int(cap_gib * 2**30), module="benchmarks.bench_tiling")}
+                   **bench_memory.run_child(args, int(cap_gib * 2**30), module="benchmarks.bench_tiling",
+                                            device=device)}
             rows.append(row)
             done.add((side, mode))  # or the re-read above adds it a second time from the file
             if rows_file:
@@ -155,14 +158,14 @@ def measure(sides, untiled_sides, steps: int = STEPS, tile: int = TILE, overlap:
     return sorted(rows, key=lambda r: (r["side"], r["mode"] != "auto"))
 
 
-def gpu_rows(checkpoints, factors=(4, 8, 16), steps: int = 20) -> list[dict]:
+def gpu_rows(checkpoints, factors=(4, 8, 16), steps: int = 20, device: str | None = None) -> list[dict]:
     """4x/8x/16x PRE of the 256 px photo with each checkpoint and its own VAE: only where CUDA is present."""
     rows = []
     for ckpt in checkpoints:
         for factor in factors:
             args = ["child", str(INPUT * factor), "auto", str(steps), str(TILE), str(OVERLAP), ckpt, "checkpoint"]
             rows.append({"checkpoint": ckpt or "tiny SD1.5", "factor": factor,
-                         **bench_memory.run_child(args, 120 * 2**30, module="benchmarks.bench_tiling")})
+                         **bench_memory.run_child(args, 120 * 2**30, module="benchmarks.bench_tiling", device=device)})
     return rows
 
 
@@ -287,7 +290,9 @@ def write_section(text: str, doc: Path) -> None:
 
 
 def run(smoke: bool, checkpoints=(), rows_file: Path | None = None, render_only: bool = False,
-        note: str = "") -> str:
+        note: str = "", device: str | None = None) -> str:
+    """The section's text; ``device``: where the children compute (None: ComfyUI's own choice, "cpu": --cpu).
+    The GPU path runs only when CUDA is present and the CPU was not forced."""
     import platform
 
     import torch
@@ -299,8 +304,9 @@ def run(smoke: bool, checkpoints=(), rows_file: Path | None = None, render_only:
         rows = sorted((json.loads(line) for line in rows_file.read_text().splitlines()),
                       key=lambda r: (r["side"], r["mode"] != "auto"))
     else:
-        rows = measure(sides, untiled, 1 if smoke else STEPS, tile, overlap, rows_file=rows_file)
-    gpu = gpu_rows(["", *checkpoints]) if torch.cuda.is_available() and not smoke else None
+        rows = measure(sides, untiled, 1 if smoke else STEPS, tile, overlap, device, rows_file=rows_file)
+    use_gpu = torch.cuda.is_available() and not smoke and device != "cpu"
+    gpu = gpu_rows(["", *checkpoints], device=None if device == "cpu" else device) if use_gpu else None
     meta = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "steps": 1 if smoke else STEPS,
             "tile": tile, "overlap": overlap, "sides": sides,
             "machine": f"{platform.machine()} CPU, {__import__('os').cpu_count()} cores, torch {torch.__version__}",
@@ -317,11 +323,13 @@ def main(argv=None):
                         "ends, rows already there are not measured again (resume a long run)")
     parser.add_argument("--note", default="", help="a sentence added under the tables (e.g. how the run went)")
     parser.add_argument("--render-only", action="store_true", help="write the section from --rows, measuring nothing")
+    headless.add_device_arguments(parser)
     args = parser.parse_args(argv)
+    device = headless.device_from_args(args)
     if args.render_only and not (args.rows and args.rows.is_file()):
         parser.error(f"--render-only needs an existing --rows file; received {args.rows}")
     logging.basicConfig(level=logging.INFO, format="[bench] %(message)s")
-    text = run(args.smoke, args.checkpoint, args.rows, args.render_only, args.note)
+    text = run(args.smoke, args.checkpoint, args.rows, args.render_only, args.note, device)
     write_section(text, args.out)
     print(text)  # noqa: T201 - a benchmark prints its table
 

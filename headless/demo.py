@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from . import contact_sheet
+from .device import add_device_arguments, check_device, device_from_args
 from .models import choose_model
 from .paths import PACK_ROOT as REPO
 from .runtime import ComfyRuntime, GraphError
@@ -128,7 +129,12 @@ def parse(argv):
     parser.add_argument("--steps", type=int, default=20, help="fast-path steps (ignored by boomerang_exact)")
     parser.add_argument("--prompt", default="", help="positive prompt for checkpoints with a text encoder")
     parser.add_argument("--output", type=Path, default=REPO / "output")
+    add_device_arguments(parser)
     args = parser.parse_args(argv)
+    try:
+        args.device = check_device(device_from_args(args), "--device")
+    except ValueError as err:
+        parser.error(str(err))
     if args.checkpoint is not None and not (args.checkpoint.is_dir() or args.checkpoint.is_file()):
         parser.error(f"--checkpoint must be an existing diffusers model folder or checkpoint file; received {args.checkpoint}")
     for image in args.image or []:
@@ -151,7 +157,7 @@ def main(argv=None) -> Path:
     logging.basicConfig(level=logging.INFO, format="[demo] %(message)s")
     start = time.perf_counter()
     rt = ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-demo-")),
-                                    output_dir=args.output.resolve()).boot()
+                      output_dir=args.output.resolve(), device=args.device).boot()
     input_dir = Path(rt.folder_paths.get_input_directory())
     model = choose_model(rt, args.checkpoint, args.prompt)
     name, nodes, links = model.name, model.nodes, model.links
@@ -170,8 +176,8 @@ def main(argv=None) -> Path:
     total_t = model_timesteps(rt, nodes, links, images[0])  # also surfaces model errors before any sampling
     t_booms = sorted({round(f * total_t) for f in args.fractions})
     graph = build_graph(nodes, links, images, args.seeds, t_booms, settings, args.seed)
-    log.info("model %s (T = %d), %d input(s) x %d seed(s), t_boom %s, sampler %s", name, total_t, len(images),
-             args.seeds, t_booms, sampler)
+    log.info("model %s (T = %d), %d input(s) x %d seed(s), t_boom %s, sampler %s, on %s (%s)", name, total_t,
+             len(images), args.seeds, t_booms, sampler, rt.device, rt.device_name)
     steps_total = sum((t if sampler == "boomerang_exact" else min(args.steps, t)) for t in t_booms)
     history = execute_with_bar(rt, graph, steps_total)
     sheet = sheet_from_history(history, args, images, labels, input_dir, t_booms, total_t, name, sampler)

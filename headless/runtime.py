@@ -14,6 +14,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from .device import check_device, comfy_arguments, select_cuda_index
+from .executor import new_executor
 from .paths import PACK_ROOT as REPO
 from .paths import cache_dir, comfyui_dir
 
@@ -45,8 +47,17 @@ class _Server:
 
 
 class ComfyRuntime:
+    """A ComfyUI booted in this process. ``device``: None (default) lets ComfyUI choose (CUDA, ROCm, MPS, XPU,
+    else CPU), "cpu" boots it with ``--cpu``, "cuda" / "cuda:N" need that CUDA device (checked here, before
+    anything starts). After ``boot()``, ``device`` is the torch device ComfyUI computes on (e.g. "cuda:0",
+    "cpu") and ``device_name`` ComfyUI's description of it. One process boots ComfyUI once: a later runtime
+    in the same process shares its device, and asking it for another one is an error."""
+
     def __init__(self, extra_packs=(), io_dir: Path | None = None, output_dir: Path | None = None,
-                 load_pack: bool = True):
+                 load_pack: bool = True, device: str | None = None):
+        self.requested_device = check_device(device)
+        self.device = None
+        self.device_name = None
         self.root = comfyui_dir()
         self.extra_packs = [Path(p) for p in extra_packs]
         self.custom_nodes = Path(tempfile.mkdtemp(prefix="boomerang-custom-nodes-"))
@@ -66,8 +77,11 @@ class ComfyRuntime:
         if not (self.root / "comfy" / "samplers.py").is_file():
             raise RuntimeError(f"No ComfyUI at {self.root}: run `python3 -m devtools.setup_env` or set COMFYUI_PATH")
         sys.path.insert(0, str(self.root))
+        first_boot = "comfy.cli_args" not in sys.modules
+        if first_boot:
+            select_cuda_index(self.requested_device)
         saved_argv = sys.argv
-        sys.argv = [saved_argv[0], "--cpu"]
+        sys.argv = [saved_argv[0], *comfy_arguments(self.requested_device)]
         try:
             import comfy.options
 
@@ -78,6 +92,7 @@ class ComfyRuntime:
             import nodes
         finally:
             sys.argv = saved_argv
+        self._read_device()
         if self.load_pack:
             (self.custom_nodes / PACK_DIR_NAME).symlink_to(REPO, target_is_directory=True)
         for pack in self.extra_packs:
@@ -99,6 +114,17 @@ class ComfyRuntime:
         self.boot_seconds = time.perf_counter() - start
         return self
 
+    def _read_device(self):
+        import comfy.model_management as mm
+
+        self.device = str(mm.get_torch_device())
+        self.device_name = mm.get_torch_device_name(mm.get_torch_device())
+        wanted = self.requested_device
+        if wanted is not None and not (self.device == wanted or (wanted == "cuda" and self.device.startswith("cuda"))):
+            raise RuntimeError(f"ComfyUI already runs in this process on {self.device} ({self.device_name}); a process "
+                               f"boots ComfyUI once, so device={wanted!r} needs a new process")
+        log.info("ComfyUI computes on %s (%s)", self.device, self.device_name)
+
     def pack_module(self, name: str):
         """The module ComfyUI loaded for the extra pack folder ``name``."""
         return sys.modules[str(self.custom_nodes / name).replace(".", "_x_")]
@@ -108,15 +134,8 @@ class ComfyRuntime:
         return prompt_id, asyncio.run(self.execution.validate_prompt(prompt_id, prompt, None))
 
     def _new_executor(self, server):
-        """ComfyUI's PromptExecutor with the classic cache; 0.3.75 takes ``cache_args``, 0.3.64 ``cache_size``
-        (unused by the classic cache), so the argument is passed only where this ComfyUI knows it."""
-        import inspect
-
-        executor_class = self.execution.PromptExecutor
-        kwargs = {"cache_type": self.execution.CacheType.CLASSIC}
-        if "cache_args" in inspect.signature(executor_class.__init__).parameters:
-            kwargs["cache_args"] = {"lru": 0, "ram": 0}
-        return executor_class(server, **kwargs)
+        """ComfyUI's PromptExecutor with the classic cache, built as the installed main.py builds it."""
+        return new_executor(self.execution, server, self.root)
 
     def execute(self, prompt: dict, keep_cache: bool = False) -> dict:
         """Validate and execute an API-format graph; return ComfyUI's history entry and messages.

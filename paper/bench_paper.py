@@ -135,7 +135,7 @@ def aug_conditions(plan: Plan) -> list[tuple]:
 
 
 def run(plan: Plan, work: Path, out: Path, smoke: bool, threads: int | None, workers: int, processes: int,
-        child_args: list[str]) -> dict:
+        child_args: list[str], device: str | None = None) -> dict:
     import shutil
 
     import torch
@@ -150,7 +150,8 @@ def run(plan: Plan, work: Path, out: Path, smoke: bool, threads: int | None, wor
         run_shards("paper.bench_paper", child_args, processes)
         rt = None  # every job is done: run_job only reads its manifest (and would boot ComfyUI if not)
     else:
-        rt = headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-paper-"))).boot()
+        rt = headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-paper-")), device=device).boot()
+        log.info("samples on %s (%s)", rt.device, rt.device_name)
     jobs = Jobs(work, rt, progress=not smoke)
     marks = {"samples": time.perf_counter() - start}
     made = generate(jobs, data, plan, T)
@@ -168,7 +169,7 @@ def run(plan: Plan, work: Path, out: Path, smoke: bool, threads: int | None, wor
     return results
 
 
-def make_shard(plan: Plan, work: Path, which: str, threads: int | None):
+def make_shard(plan: Plan, work: Path, which: str, threads: int | None, device: str | None = None):
     """A child of --processes: boot ComfyUI, run this shard's jobs, record what it made."""
     import torch
 
@@ -180,13 +181,14 @@ def make_shard(plan: Plan, work: Path, which: str, threads: int | None):
     mine = shard(listed, k)[i]
     if not mine:
         return
-    rt = headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix=f"boomerang-paper-shard{i}-"))).boot()
+    rt = headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix=f"boomerang-paper-shard{i}-")), device=device).boot()
+    log.info("shard %d/%d on %s (%s)", i, k, rt.device, rt.device_name)
     jobs = Jobs(work, rt, progress=False)
     for job in mine:
         jobs.run(job["name"], job["spec"], list_file(data["src"], job["name"], job["rels"]), job["rels"], read=False)
 
 
-def estimate(work: Path, threads: int | None, workers: int, processes: int) -> dict:
+def estimate(work: Path, threads: int | None, workers: int, processes: int, device: str | None = None) -> dict:
     """Time a slice of each kind of work and extrapolate to the FULL plan (printed, nothing written)."""
     import torch
 
@@ -194,7 +196,7 @@ def estimate(work: Path, threads: int | None, workers: int, processes: int) -> d
         torch.set_num_threads(threads)
     plan, T = FULL, total_timesteps()
     data = load_data(work)
-    rt = headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-paper-estimate-"))).boot()
+    rt = headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-paper-estimate-")), device=device).boot()
     jobs = Jobs(Path(tempfile.mkdtemp(prefix="boomerang-paper-slice-")), rt, progress=False)
     rels = data["rels"][:plan.batch_exact]
     inputs = list_file(data["src"], "estimate-slice", rels)
@@ -240,7 +242,9 @@ def main(argv=None):
     parser.add_argument("--render-only", action="store_true", help="rewrite PAPER_RESULTS.md and the two curve "
                         "plots from --out's paper_results.json, running nothing (after a change to the report's text)")
     parser.add_argument("--shard", default=None, help=argparse.SUPPRESS)  # i/k: a child of --processes k
+    headless.add_device_arguments(parser)
     args = parser.parse_args(argv)
+    device = headless.device_from_args(args)
     if args.threads is not None and not 1 <= args.threads <= 256:
         parser.error(f"--threads must be an integer in [1, 256]; received {args.threads}")
     if not 1 <= args.workers <= 64:
@@ -253,7 +257,7 @@ def main(argv=None):
     work = args.work or (Path(tempfile.mkdtemp(prefix="boomerang-paper-smoke-")) if args.smoke
                          else headless.cache_dir() / "bench-paper")
     if args.estimate:
-        for key, value in estimate(work, args.threads, args.workers, args.processes).items():
+        for key, value in estimate(work, args.threads, args.workers, args.processes, device).items():
             print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")  # noqa: T201
         return
     if args.render_only and not (args.out / "paper_results.json").is_file():
@@ -265,9 +269,9 @@ def main(argv=None):
         return
     plan = SMOKE if args.smoke else FULL
     if args.shard:
-        return make_shard(plan, work, args.shard, args.threads)
-    child_args = (["--smoke"] if args.smoke else []) + ["--work", str(work)]
-    results = run(plan, work, args.out, args.smoke, args.threads, args.workers, args.processes, child_args)
+        return make_shard(plan, work, args.shard, args.threads, device)
+    child_args = (["--smoke"] if args.smoke else []) + ["--work", str(work)] + (["--device", device] if device else [])
+    results = run(plan, work, args.out, args.smoke, args.threads, args.workers, args.processes, child_args, device)
     print(paper_report.summary(results))  # noqa: T201 - a benchmark prints its table
 
 

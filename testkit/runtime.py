@@ -31,11 +31,13 @@ class TestRuntime(headless.ComfyRuntime):
 _RUNTIME: TestRuntime | None = None
 
 
-def runtime() -> TestRuntime:
+def runtime(device: str | None = "cpu") -> TestRuntime:
+    """The process's test runtime, booted on first use on ``device``: the CPU for the tests (the benchmarks that
+    share this harness pass theirs)."""
     global _RUNTIME
     if _RUNTIME is None:
         logging.basicConfig(level=os.environ.get("BOOMERANG_LOG", "WARNING"))
-        _RUNTIME = TestRuntime(extra_packs=[TEST_PACK]).boot()
+        _RUNTIME = TestRuntime(extra_packs=[TEST_PACK], device=device).boot()
     return _RUNTIME
 
 

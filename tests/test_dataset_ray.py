@@ -36,7 +36,7 @@ def test_two_ray_workers_match_one_process_and_survive_a_killed_worker(comfy, cl
             os.kill(executor.pids[index], signal.SIGKILL)  # the actor's process, mid-batch
 
     out = tmp_path / "ray"
-    result = run_job(spec, src, out, ray=True, workers=2, progress=False, on_commit=kill_a_busy_worker)
+    result = run_job(spec, src, out, ray=True, workers=2, progress=False, on_commit=kill_a_busy_worker, device="cpu")
     assert killed and killed[0][2] < 16, killed
     assert result.batches_lost >= 1 and (result.done_now, result.failed, result.exit_code) == (16, [], 0)
     rows = manifest_rows(out)

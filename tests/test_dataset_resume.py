@@ -12,7 +12,7 @@ from testkit.dataset_helpers import REPO, manifest_rows, one_thread, output_file
 
 from headless.dataset import JobSpec, run_job
 
-ARGS = ["--t-boom", "16", "--batch", "2", "--seed", "11", "--threads", "1", "--no-progress"]
+ARGS = ["--t-boom", "16", "--batch", "2", "--seed", "11", "--threads", "1", "--no-progress", "--cpu"]
 
 
 def _done(out) -> int:

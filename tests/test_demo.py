@@ -13,8 +13,9 @@ DEMO = [sys.executable, "-m", "headless", "demo"]  # run from the repo root, as 
 def test_demo_writes_contact_sheet_and_images(tmp_path):
     # A shortened run of the default job: 2 digits x 2 seeds at t_boom/T = 0, 0.05 and 1.
     proc = subprocess.run([*DEMO, "--output", str(tmp_path), "--digits", "3,7", "--seeds", "2",
-                           "--fractions", "0,0.05,1"], capture_output=True, text=True, cwd=REPO, timeout=900)
+                           "--fractions", "0,0.05,1", "--cpu"], capture_output=True, text=True, cwd=REPO, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert ", on cpu (cpu)" in proc.stderr  # the device it ran on: --cpu honoured
     assert "Boomerang: 100%" in proc.stderr  # one progress bar over all 1050 reverse steps
     out = tmp_path / "boomerang-demo"
     files = {t: sorted(out.glob(f"t{t:04d}_*.png")) for t in (0, 50, 1000)}
@@ -41,7 +42,7 @@ def test_demo_takes_your_checkpoint_and_image(comfy, tmp_path):
     photo = tmp_path / "my photo.png"
     Image.fromarray(np.full((48, 40, 3), 120, np.uint8)).save(photo)
     proc = subprocess.run([*DEMO, "--checkpoint", str(ckpt), "--image", str(photo), "--seeds", "2",
-                           "--fractions", "0,0.3", "--steps", "3", "--output", str(tmp_path / "out")],
+                           "--fractions", "0,0.3", "--steps", "3", "--output", str(tmp_path / "out"), "--cpu"],
                           capture_output=True, text=True, cwd=REPO, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "sampler dpmpp_3m_sde" in proc.stderr and "t_boom [0, 300]" in proc.stderr

@@ -184,3 +184,15 @@ def test_loader_refuses_pickle_weights_and_unsupported_configs(tmp_path):
         pixel_model.schedule({"beta_schedule": "linear", "rescale_betas_zero_snr": True})
     with pytest.raises(BoomerangInputError, match="unet/config.json"):
         pixel_model.load(tmp_path / "nothing-here")
+
+
+def test_pixel_latent_format_has_one_latent_sample_per_pixel(comfy):
+    """Regression (issue 17): PixelLatentFormat inherited LatentFormat's spacial_downscale_ratio, 8 in ComfyUI 0.38,
+    which sizes latents as pixels // ratio. Truth: ComfyUI's own pixel_space VAE, paired with these models, keeps
+    one latent sample per pixel (compression 1) and encodes a 24x40 image to a 24x40 latent."""
+    glue = comfy.pack_module("comfyui-boomerang").nodes.comfy.pixel
+    vae = glue.pixel_vae()
+    latent = vae.encode(torch.rand(1, 24, 40, 3))
+    assert tuple(latent.shape[-2:]) == (24, 40) and vae.spacial_compression_encode() == 1
+    fmt = glue.PixelModelConfig.latent_format()
+    assert fmt.spacial_downscale_ratio == vae.spacial_compression_encode() == 1

@@ -124,6 +124,62 @@ def test_per_item_model_keeps_an_earlier_wrapper(comfy):
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
 
 
+def test_shared_wrapper_gives_sequential_results_when_called_from_threads(comfy):
+    """Regression (issue 17): ComfyUI 0.38's multi-GPU path calls one shared wrapper from worker threads. The
+    layout cache held one (shape, device) at a time and was cleared and refilled without a lock: threads on two
+    devices threw each other's layout away on every call, and a thread could lose the entry it had just made (a
+    KeyError; a window of a few bytecodes, not hit reliably here, hence the interleaving check below). Truth: a position-wise model x -> 2x + t gives back the
+    untiled output exactly (weights sum to 1), for every shape and every thread, as in a sequential run."""
+    import copy
+    import sys
+    import threading
+
+    tiling = tiling_module(comfy)
+    wrapper = tiling.TiledDenoiser(16, 4, 2)
+    shapes = [(40, 30), (33, 47), (24, 64), (50, 18)] * 3  # more (shape, device) keys than MAX_LAYOUTS
+    gen = torch.Generator().manual_seed(3)
+    inputs = [torch.randn(2, 3, h, w, generator=gen) for h, w in shapes]
+
+    def call(x):
+        return wrapper(lambda tiles, t, **c: tiles * 2 + t.view(-1, 1, 1, 1),
+                       {"input": x, "timestep": torch.full((2,), 0.5), "c": {}, "cond_or_uncond": [0]})
+
+    first = wrapper.layout(40, 30, torch.device("cpu"))
+    wrapper.layout(33, 47, torch.device("cpu"))  # another thread's shape (or device) in between ...
+    assert wrapper.layout(40, 30, torch.device("cpu")) is first  # ... no longer throws the first layout away
+    sequential = [call(x) for x in inputs]
+    for x, out in zip(inputs, sequential):
+        torch.testing.assert_close(out, x * 2 + 0.5, rtol=0, atol=1e-5)
+    results, errors_seen = {}, []
+
+    def worker(k):
+        try:
+            for _ in range(20):
+                for i in range(k % 4, len(inputs), 2):
+                    results.setdefault((k, i), []).append(call(inputs[i]))
+        except Exception as err:  # noqa: BLE001 - reported below
+            errors_seen.append(repr(err))
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the race needs a switch inside layout()
+    try:
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert errors_seen == []
+    assert results and all(torch.equal(out, sequential[i]) for (_, i), outs in results.items() for out in outs)
+    assert len(wrapper._cache) <= tiling.MAX_LAYOUTS
+    clone = copy.deepcopy(wrapper)  # what ComfyUI 0.3.x's ModelPatcher.clone() does to model_options
+    assert (clone.tile, clone.overlap, clone.tile_batch) == (16, 4, 2) and clone._lock is not wrapper._lock
+    assert torch.equal(clone(lambda tiles, t, **c: tiles * 2 + t.view(-1, 1, 1, 1),
+                             {"input": inputs[0], "timestep": torch.full((2,), 0.5), "c": {},
+                              "cond_or_uncond": [0]}), sequential[0])
+
+
 def test_wrapper_refuses_a_controlnet(comfy):
     tiling = tiling_module(comfy)
     x = torch.zeros(1, 4, 20, 20)

@@ -5,6 +5,7 @@ import argparse
 import logging
 import sys
 
+from ..device import add_device_arguments, check_device, device_from_args
 from .spec import PRESETS, JobSpec
 
 log = logging.getLogger("boomerang.dataset")
@@ -14,6 +15,7 @@ EPILOG = """examples:
   python -m headless dataset photos/ augmented/ --preset augment --copies 4 --checkpoint ~/models/sd15.safetensors
   python -m headless dataset small/ large/ --preset upscale --factor 4
   python -m headless dataset photos/ out/ --workflow my_boomerang_api.json --ray auto
+  python -m headless dataset photos/ out/ --cpu     # the CPU even where ComfyUI would pick a GPU
 Re-running the same command resumes: done items are skipped, changed inputs or settings are redone."""
 
 
@@ -53,6 +55,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", nargs="?", const=True, default=None, metavar="ADDRESS",
                    help="run on Ray: no ADDRESS starts a local cluster; 'auto' or host:6379 joins one")
     p.add_argument("--workers", type=int, help="Ray actors (default: one per GPU, else one per CPU)")
+    add_device_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -73,16 +76,20 @@ def main(argv=None) -> int:
             raise ValueError(f"--workers must be an integer in [1, 4096]; received {args.workers}")
         if args.workers is not None and args.ray is None:
             raise ValueError(f"--workers needs --ray; received --workers {args.workers} without it")
+        device = device_from_args(args)
+        if args.ray is None:
+            device = check_device(device, "--device")
         result = run_job(spec, args.input, args.output, ray=args.ray, workers=args.workers,
-                         retry_failed=args.retry_failed, progress=not args.no_progress)
+                         retry_failed=args.retry_failed, progress=not args.no_progress, device=device)
     except ValueError as err:
         log.error("%s", err)
         return 2
     except ImportError as err:
         log.error("%s", err)
         return 3
-    log.info("%d item(s): %d made now, %d already done, %d failed, %.1f s%s", result.total, result.done_now,
+    log.info("%d item(s): %d made now, %d already done, %d failed, %.1f s%s%s", result.total, result.done_now,
              result.skipped, len(result.failed), result.seconds,
+             f", on {', '.join(sorted(result.devices))}" if result.devices else "",
              f", {result.batches_lost} batch(es) of dead workers redone" if result.batches_lost else "")
     for rel, copy, reason in result.failed:
         log.error("FAILED %s (copy %d): %s", rel, copy, reason)

@@ -2,7 +2,7 @@
 
 One row per output item (input path, copy index): state (pending, done, failed), the hash of the job's
 parameters, the input file's hash (with its size and mtime, so unchanged files are not hashed again), the
-seed, the output path and the failure reason. An item is marked done only after its file was renamed into
+seed, the output path, the failure reason and the device that made (or failed) it. An item is marked done only after its file was renamed into
 place, so a crash at any moment leaves at most an item that is redone (to the same bytes) on the next run.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
     rel TEXT NOT NULL, copy INTEGER NOT NULL, state TEXT NOT NULL, params_hash TEXT NOT NULL,
     input_hash TEXT NOT NULL, input_size INTEGER, input_mtime_ns INTEGER, seed TEXT NOT NULL,
-    output TEXT NOT NULL, error TEXT, attempts INTEGER NOT NULL DEFAULT 0, updated REAL,
+    output TEXT NOT NULL, error TEXT, attempts INTEGER NOT NULL DEFAULT 0, updated REAL, device TEXT,
     PRIMARY KEY (rel, copy));
 CREATE TABLE IF NOT EXISTS job (key TEXT PRIMARY KEY, value TEXT);
 """
@@ -29,6 +29,14 @@ class Manifest:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self):
+        """Manifests written before the device was recorded gain its column (NULL for their items)."""
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(items)")}
+        if "device" not in columns:
+            with self.db:
+                self.db.execute("ALTER TABLE items ADD COLUMN device TEXT")
 
     def close(self):
         self.db.close()
@@ -64,14 +72,15 @@ class Manifest:
                 "output=excluded.output, error=NULL, updated=excluded.updated",
                 [{**e, "seed": str(e["seed"]), "now": now} for e in entries])
 
-    def finish(self, done: list[tuple[str, int]], failed: list[tuple[str, int, str]]):
-        """Mark a batch's items done (their files are in place) or failed (with the reason), in one transaction."""
+    def finish(self, done: list[tuple[str, int]], failed: list[tuple[str, int, str]], device: str | None = None):
+        """Mark a batch's items done (their files are in place) or failed (with the reason), in one transaction;
+        ``device``: where the batch ran (None: it never reached a worker, e.g. an unreadable input)."""
         now = time.time()
         with self.db:
-            self.db.executemany("UPDATE items SET state='done', error=NULL, attempts=attempts+1, updated=? "
-                                "WHERE rel=? AND copy=?", [(now, rel, copy) for rel, copy in done])
-            self.db.executemany("UPDATE items SET state='failed', error=?, attempts=attempts+1, updated=? "
-                                "WHERE rel=? AND copy=?", [(err, now, rel, copy) for rel, copy, err in failed])
+            self.db.executemany("UPDATE items SET state='done', error=NULL, attempts=attempts+1, updated=?, device=? "
+                                "WHERE rel=? AND copy=?", [(now, device, rel, copy) for rel, copy in done])
+            self.db.executemany("UPDATE items SET state='failed', error=?, attempts=attempts+1, updated=?, device=? "
+                                "WHERE rel=? AND copy=?", [(err, now, device, rel, copy) for rel, copy, err in failed])
 
     def counts(self) -> dict:
         return dict(self.db.execute("SELECT state, COUNT(*) FROM items GROUP BY state").fetchall())

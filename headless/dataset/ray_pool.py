@@ -15,6 +15,9 @@ from __future__ import annotations
 import logging
 import os
 
+from boomerang.errors import BoomerangInputError
+
+from ..device import ALLOWED, parse_device
 from ..paths import PACK_ROOT, cache_dir, comfyui_dir
 
 log = logging.getLogger("boomerang.dataset")
@@ -35,14 +38,32 @@ def import_ray():
     return ray
 
 
+def actor_plan(device: str | None, cluster_gpus: int, threads: int | None = None,
+               option: str = "device") -> tuple[dict, str | None]:
+    """(Ray resource options of each actor, the device its ComfyUI boots with) for a device request.
+
+    With GPUs in the cluster each actor reserves one (``num_gpus=1``: Ray sets its CUDA_VISIBLE_DEVICES to that
+    GPU) and boots with ComfyUI's own device choice, which is then that GPU. ``--cpu`` is used only when the user
+    forced the CPU or the cluster has no GPU. A GPU request on a cluster without GPUs is an error."""
+    kind, index = parse_device(device, option)
+    if kind == "cuda" and index is not None:
+        raise BoomerangInputError(option, ALLOWED, device, "on Ray each worker gets the one GPU Ray gives it: "
+                                  "ask for 'cuda' (or nothing)")
+    if kind == "cuda" and cluster_gpus == 0:
+        raise BoomerangInputError(option, ALLOWED, device, "the Ray cluster has no GPU resources")
+    if kind != "cpu" and cluster_gpus > 0:
+        return {"num_gpus": 1}, None
+    return {"num_cpus": threads or 1}, "cpu"
+
+
 class DatasetActor:
     """One Ray actor: a Worker (ComfyUI booted, the model loaded once) behind ``run(batch)``."""
 
-    def __init__(self, spec):
+    def __init__(self, spec, device=None):
         logging.basicConfig(level=logging.INFO, format="[dataset worker] %(message)s")
         from .worker import Worker
 
-        self.worker = Worker(spec)
+        self.worker = Worker(spec, device=device)
 
     def pid(self) -> int:
         return os.getpid()
@@ -55,7 +76,7 @@ class DatasetActor:
 
 
 class RayExecutor:
-    def __init__(self, spec, address, workers=None):
+    def __init__(self, spec, address, workers=None, device=None):
         ray = import_ray()
         self.ray = ray
         self.owns_cluster = False
@@ -68,12 +89,17 @@ class RayExecutor:
             self.owns_cluster = True
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
-        count = workers or (gpus or cpus)
-        options = {"num_gpus": 1} if gpus else {"num_cpus": spec.threads or 1}
+        try:
+            options, actor_device = actor_plan(device, gpus, spec.threads)
+        except ValueError:
+            if self.owns_cluster:
+                ray.shutdown()
+            raise
+        count = workers or ((gpus if "num_gpus" in options else 0) or cpus)
         path = os.pathsep.join(p for p in (str(PACK_ROOT), os.environ.get("PYTHONPATH", "")) if p)
         env = {"PYTHONPATH": path, "COMFYUI_PATH": str(comfyui_dir()), "BOOMERANG_CACHE": str(cache_dir())}
         actor_class = ray.remote(max_restarts=-1, max_task_retries=0)(DatasetActor)
-        self.actors = [actor_class.options(**options, runtime_env={"env_vars": env}).remote(spec)
+        self.actors = [actor_class.options(**options, runtime_env={"env_vars": env}).remote(spec, actor_device)
                        for _ in range(count)]
         self.pids = ray.get([a.pid.remote() for a in self.actors])  # waits until every actor has booted
         log.info("Ray: %d actor(s) with %s each; job: %s", count, options,

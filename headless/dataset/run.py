@@ -31,6 +31,7 @@ class JobResult:
     seconds: float = 0.0
     batches_lost: int = 0  # Ray batches whose worker died; their items were redone
     copies: int = 1
+    devices: set = field(default_factory=set)  # the torch devices the items of this run were made on
 
     @property
     def exit_code(self) -> int:
@@ -159,13 +160,23 @@ class _Stop:
 
 
 def run_job(spec, inputs, output, *, runtime=None, ray=None, workers=None, retry_failed: bool = False,
-            progress: bool = True, on_commit=None) -> JobResult:
+            progress: bool = True, on_commit=None, device: str | None = None) -> JobResult:
     """Run ``spec`` over the images of ``inputs`` (folder or list file) into ``output``; resumable.
 
-    runtime: a booted ``headless.ComfyRuntime`` to reuse (local runs); ray: None for this process, True for a
-    new local Ray cluster or an address ("auto", "ray://host:10001", "host:6379"); workers: Ray actors
-    (default: one per GPU, else one per CPU). on_commit(result, executor) is called after each batch is
-    recorded. Returns a JobResult; nothing is raised for bad images (they are listed in ``failed``)."""
+    runtime: a booted ``headless.ComfyRuntime`` to reuse (local runs; its device is used); ray: None for this
+    process, True for a new local Ray cluster or an address ("auto", "ray://host:10001", "host:6379"); workers:
+    Ray actors (default: one per GPU, else one per CPU). device: None (default) computes where ComfyUI itself
+    would (a GPU if there is one; on Ray, the GPU Ray gives each actor), "cpu" forces the CPU, "cuda" or
+    "cuda:N" requires a GPU (a ValueError naming ``device`` if there is none). The device is not part of the
+    job's parameters (a job resumed elsewhere keeps its done items); each item's device is in the manifest and
+    its PNG's ``device`` text. on_commit(result, executor) is called after each batch is recorded. Returns a
+    JobResult; nothing is raised for bad images (they are listed in ``failed``)."""
+    from ..device import check_device, parse_device
+
+    if ray is None or ray is False:
+        device = check_device(device) if runtime is None else device
+    else:
+        parse_device(device)  # the cluster's GPUs are counted when it is joined
     start = time.perf_counter()
     out = Path(output).expanduser().resolve()
     src_root = Path(inputs).expanduser().resolve()
@@ -183,24 +194,24 @@ def run_job(spec, inputs, output, *, runtime=None, ray=None, workers=None, retry
         log.info("%d item(s): %d to do, %d already done, %d failed before", result.total, len(todo),
                  result.skipped, len(result.failed))
         if todo:
-            _execute(spec, todo, out, manifest, result, runtime, ray, workers, progress, on_commit)
+            _execute(spec, todo, out, manifest, result, runtime, ray, workers, progress, on_commit, device)
     finally:
         manifest.close()
     result.seconds = time.perf_counter() - start
     return result
 
 
-def _execute(spec, todo, out, manifest, result, runtime, ray, workers, progress, on_commit):
+def _execute(spec, todo, out, manifest, result, runtime, ray, workers, progress, on_commit, device):
     if ray is None or ray is False:
         from .worker import Worker
 
-        worker = Worker(spec, runtime)
+        worker = Worker(spec, runtime, device)
         log.info("job: %s", worker.describe())
         executor = LocalExecutor(worker)
     else:
         from .ray_pool import RayExecutor
 
-        executor = RayExecutor(spec, ray, workers)
+        executor = RayExecutor(spec, ray, workers, device)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -257,12 +268,15 @@ def _execute(spec, todo, out, manifest, result, runtime, ray, workers, progress,
 def _commit(out: Path, manifest: Manifest, result: JobResult, results: list[dict]):
     """Files first (temporary name, rename), then the manifest, in one transaction per batch."""
     done, failed = [], []
+    device = next((r["device"] for r in results if r.get("device")), None)  # one batch, one worker
+    if device is not None:
+        result.devices.add(device)
     for r in results:
         if "png" in r:
             write_atomic(out / output_path(r["rel"], r["copy"], result.copies), r["png"])
             done.append((r["rel"], r["copy"]))
         else:
             failed.append((r["rel"], r["copy"], r["error"]))
-    manifest.finish(done, failed)
+    manifest.finish(done, failed, device)
     result.done_now += len(done)
     result.failed.extend(failed)

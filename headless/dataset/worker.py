@@ -31,12 +31,17 @@ def encode_png(image, text: dict) -> bytes:
 
 
 class Worker:
-    def __init__(self, spec, runtime=None):
+    """``device``: as ``headless.ComfyRuntime`` (None: ComfyUI's own choice); ignored when ``runtime`` is given
+    (that runtime's device is used)."""
+
+    def __init__(self, spec, runtime=None, device=None):
         import headless
         from headless.models import choose_model
 
         self.spec = spec
-        self.rt = runtime or headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-dataset-"))).boot()
+        self.rt = runtime or headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-dataset-")),
+                                                   device=device).boot()
+        self.device = self.rt.device
         import comfy.utils
 
         comfy.utils.set_progress_bar_enabled(False)  # per-node sampler bars; the job has one bar over items
@@ -58,7 +63,7 @@ class Worker:
     def describe(self) -> str:
         m = self.meta
         return (f"{self.template.origin}, model {m.get('model')}, t_boom {m.get('t_boom')}, "
-                f"sampler {m.get('sampler')}, steps {m.get('steps')}")
+                f"sampler {m.get('sampler')}, steps {m.get('steps')}, on {self.rt.device} ({self.rt.device_name})")
 
     def run(self, batch: list[dict]) -> list[dict]:
         """Items {rel, copy, seed, pixels} -> [{rel, copy, png} or {rel, copy, error}], in order. A batch whose
@@ -67,7 +72,8 @@ class Worker:
             return self._run(batch)
         except Exception as err:  # noqa: BLE001 - reported per item, the job goes on
             if len(batch) == 1:
-                return [{"rel": batch[0]["rel"], "copy": batch[0]["copy"], "error": f"graph failed: {err}"}]
+                return [{"rel": batch[0]["rel"], "copy": batch[0]["copy"], "device": self.device,
+                     "error": f"graph failed: {err}"}]
             log.warning("a batch of %d failed (%s); running its items one by one", len(batch), str(err)[:200])
             return [r for item in batch for r in self.run([item])]
 
@@ -88,10 +94,11 @@ class Worker:
                 entry = outputs[save_id]["images"][index]
                 with Image.open(self.output_dir / entry["subfolder"] / entry["filename"]) as staged:
                     image = staged.convert("RGB")
-                text = {**{k: str(v) for k, v in self.meta.items()}, "seed": str(item["seed"]),
+                text = {**{k: str(v) for k, v in self.meta.items()}, "device": self.device, "seed": str(item["seed"]),
                         "source": item["rel"], "copy": str(item["copy"]),
                         "prompt": self.template.single(Path(item["rel"]).name, int(item["seed"]))}
-                results.append({"rel": item["rel"], "copy": item["copy"], "png": encode_png(image, text)})
+                results.append({"rel": item["rel"], "copy": item["copy"], "device": self.device,
+                                "png": encode_png(image, text)})
             return results
         finally:
             for name in names:

@@ -30,6 +30,9 @@ class PixelLatentFormat(comfy.latent_formats.LatentFormat):
     """RGB in -1..1: three latent channels that are the image itself (previews show them as colours)."""
     latent_channels = 3
     scale_factor = 1.0
+    # One latent sample per pixel. Newer ComfyUI (0.38) sizes latents as pixels // spacial_downscale_ratio and its
+    # LatentFormat defaults to 8; older releases do not read it.
+    spacial_downscale_ratio = 1
 
     def __init__(self):
         self.latent_rgb_factors = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]

@@ -11,7 +11,9 @@ compression ratio.
 """
 from __future__ import annotations
 
+import copy
 import logging
+import threading
 
 import torch
 
@@ -20,6 +22,7 @@ from ...boomerang.imaging import TileGrid, tile_grid
 from ..tiling import MODES, NODE_NAMES, check
 
 log = logging.getLogger("boomerang")
+MAX_LAYOUTS = 8  # cached (shape, device) blend layouts per wrapper: one per GPU of a multi-GPU run, and then some
 
 
 def latent_tile(vae, tile_size: int, overlap: int) -> tuple[int, int]:
@@ -57,11 +60,21 @@ class TiledDenoiser:
     is affine in the raw model output with coefficients set by sigma alone; so a blend with weights summing
     to 1 is the same whether taken of raw outputs or of denoised predictions. An earlier wrapper on the
     model (another node's) is kept and called once per tile batch.
+
+    Thread-safe: ComfyUI 0.38's multi-GPU path calls one shared wrapper from worker threads, one per device.
+    The only state kept between calls is the cache of blend layouts, read and filled under a lock; everything
+    else of a call is local to it.
     """
 
     def __init__(self, tile: int, overlap: int, tile_batch: int, previous=None):
         self.tile, self.overlap, self.tile_batch, self.previous = tile, overlap, tile_batch, previous
         self._cache: dict = {}
+        self._lock = threading.Lock()
+
+    def __deepcopy__(self, memo):
+        """ComfyUI 0.3.x's ``ModelPatcher.clone()`` deep-copies model_options: the copy gets the same settings,
+        a copy of the earlier wrapper, an empty cache and its own lock (a lock cannot be copied)."""
+        return TiledDenoiser(self.tile, self.overlap, self.tile_batch, copy.deepcopy(self.previous, memo))
 
     def to(self, device):  # ModelPatcher moves a wrapper that has .to() with the model
         if hasattr(self.previous, "to"):
@@ -70,11 +83,14 @@ class TiledDenoiser:
 
     def layout(self, height: int, width: int, device) -> tuple[TileGrid, torch.Tensor]:
         key = (height, width, str(device))
-        if key not in self._cache:
-            self._cache.clear()  # one latent shape at a time
-            grid = tile_grid(height, width, self.tile, self.overlap)
-            self._cache[key] = (grid, grid.weights(device))
-        return self._cache[key]
+        with self._lock:
+            entry = self._cache.get(key)
+            if entry is None:
+                if len(self._cache) >= MAX_LAYOUTS:
+                    self._cache.pop(next(iter(self._cache)))  # the oldest
+                grid = tile_grid(height, width, self.tile, self.overlap)
+                entry = self._cache[key] = (grid, grid.weights(device))
+        return entry
 
     def __call__(self, apply_model, args: dict) -> torch.Tensor:
         x, timestep, c, chunks = args["input"], args["timestep"], args["c"], args["cond_or_uncond"]
