@@ -5,6 +5,10 @@ Idempotent: each step leaves a marker and is skipped when the marker matches. Ru
     python3 -m devtools.setup_env            # from the repo root: venv in .venv, ComfyUI in the cache
     COMFYUI_PATH=/path/to/ComfyUI python3 -m devtools.setup_env   # use your own ComfyUI instead
 
+Either way the venv gets that ComfyUI tree's own requirements.txt (for 0.38 that includes comfy-kitchen,
+comfy-aimdo, av>=17, SQLAlchemy>=2, blake3 and simpleeval, which it imports at start-up), with torch,
+torchvision and torchaudio replaced by the pinned TORCH_TRIO.
+
 Environment: BOOMERANG_CACHE (default ~/.cache/comfyui-boomerang) holds the unpacked ComfyUI and the
 generated tiny checkpoint; BOOMERANG_VENV (default <repo>/.venv) is the virtual environment.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -92,16 +97,37 @@ def _drop_horde_paths(comfy: Path) -> None:
         extra.unlink()
 
 
-def comfy_requirements(comfy: Path) -> list[str]:
+def requirement_name(line: str) -> str | None:
+    """The normalised project name of a requirements.txt line (PEP 503: lower case, runs of -_. as -), None for
+    lines that name no project (blank, comment, pip options such as -r or --extra-index-url)."""
+    line = line.split("#", 1)[0].strip()
+    match = re.match(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?", line)
+    if not line or line.startswith("-") or match is None:
+        return None
+    return re.sub(r"[-_.]+", "-", match.group(0)).lower()
+
+
+def parse_requirements(text: str) -> list[str]:
+    """The requirement lines of a ComfyUI tree's requirements.txt, torch, torchvision and torchaudio left out
+    (the pinned TORCH_TRIO replaces them); comments and pip options dropped, markers and versions kept."""
     reqs = []
-    for line in (comfy / "requirements.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if not line:
+    for raw in text.splitlines():
+        name = requirement_name(raw)
+        if name is None:
+            if raw.strip().startswith("-"):
+                log.warning("requirements.txt: %r is not followed (a pip option)", raw.strip())
             continue
-        name = line.split("=")[0].split(">")[0].split("<")[0].split("~")[0].strip().lower()
         if name not in TORCH_NAMES:
-            reqs.append(line)
+            reqs.append(raw.split("#", 1)[0].strip())
     return reqs
+
+
+def comfy_requirements(comfy: Path) -> list[str]:
+    """What the ComfyUI at ``comfy`` (the cached 0.3.75 or any COMFYUI_PATH tree) lists in its requirements.txt."""
+    path = comfy / "requirements.txt"
+    if not path.is_file():
+        raise SystemExit(f"{comfy} has no requirements.txt: COMFYUI_PATH must name a ComfyUI checkout's root")
+    return parse_requirements(path.read_text())
 
 
 def ensure_venv(comfy: Path) -> Path:
