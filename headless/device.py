@@ -39,7 +39,8 @@ def check_device(device, option: str = "device") -> str | None:
 
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if count == 0:
-        raise BoomerangInputError(option, ALLOWED, device, f"torch finds no CUDA device here (torch {torch.__version__})")
+        raise BoomerangInputError(option, ALLOWED, device,
+                                  f"torch finds no CUDA device here (torch {torch.__version__})")
     if index is not None and index >= count:
         raise BoomerangInputError(option, ALLOWED, device, f"torch finds {count} CUDA device(s), cuda:0 to "
                                   f"cuda:{count - 1} (torch {torch.__version__})")

@@ -55,12 +55,16 @@ def test_registry_validation_passes_without_warnings(tmp_path):
     assert (REPO / "LICENSE").read_text().startswith("MIT License")
 
 
-def test_headless_executor_fits_both_comfyui_signatures():
+def test_headless_executor_fits_both_comfyui_signatures(tmp_path):
     """Regression: ComfyUI 0.3.64's PromptExecutor takes cache_size, 0.3.75's cache_args; the headless runtime
-    passed cache_args always, so every graph failed on 0.3.64 with a TypeError."""
+    passed cache_args always, so every graph failed on 0.3.64 with a TypeError. (A keyword the signature lacks
+    is never passed, whatever main.py says; tests/test_compat.py checks each release's main.py.)"""
     import types
 
     import headless
+
+    (tmp_path / "main.py").write_text('e = execution.PromptExecutor(server_instance, cache_type=cache_type, '
+                                      'cache_args={"lru": args.cache_lru, "ram": args.cache_ram})\n')
 
     class Executor0364:
         def __init__(self, server, cache_type=False, cache_size=None):
@@ -71,6 +75,7 @@ def test_headless_executor_fits_both_comfyui_signatures():
             self.seen = (cache_type, cache_args)
 
     rt = headless.ComfyRuntime.__new__(headless.ComfyRuntime)
+    rt.root = tmp_path  # a ComfyUI root whose main.py builds the executor as 0.3.75's does
     for executor_class, expected in ((Executor0364, ("classic", None)), (Executor0375, ("classic", {"lru": 0, "ram": 0}))):
         rt.execution = types.SimpleNamespace(PromptExecutor=executor_class,
                                              CacheType=types.SimpleNamespace(CLASSIC="classic"))

@@ -128,8 +128,9 @@ def test_shared_wrapper_gives_sequential_results_when_called_from_threads(comfy)
     """Regression (issue 17): ComfyUI 0.38's multi-GPU path calls one shared wrapper from worker threads. The
     layout cache held one (shape, device) at a time and was cleared and refilled without a lock: threads on two
     devices threw each other's layout away on every call, and a thread could lose the entry it had just made (a
-    KeyError; a window of a few bytecodes, not hit reliably here, hence the interleaving check below). Truth: a position-wise model x -> 2x + t gives back the
-    untiled output exactly (weights sum to 1), for every shape and every thread, as in a sequential run."""
+    KeyError; a window of a few bytecodes, not hit reliably here, hence the interleaving check below).
+    Truth: a position-wise model x -> 2x + t gives back the untiled output exactly (weights sum to 1), for every
+    shape and every thread, as in a sequential run."""
     import copy
     import sys
     import threading

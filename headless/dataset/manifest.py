@@ -2,8 +2,9 @@
 
 One row per output item (input path, copy index): state (pending, done, failed), the hash of the job's
 parameters, the input file's hash (with its size and mtime, so unchanged files are not hashed again), the
-seed, the output path, the failure reason and the device that made (or failed) it. An item is marked done only after its file was renamed into
-place, so a crash at any moment leaves at most an item that is redone (to the same bytes) on the next run.
+seed, the output path, the failure reason and the device that made (or failed) it. An item is marked done only
+after its file was renamed into place, so a crash at any moment leaves at most an item that is redone (to the same
+bytes) on the next run.
 """
 from __future__ import annotations
 
