@@ -12,7 +12,7 @@ import re
 
 from boomerang.errors import BoomerangInputError
 
-ALLOWED = "None (ComfyUI's own choice), 'cpu', 'cuda' or 'cuda:N'"
+ALLOWED = "'cpu', 'cuda' or 'cuda:N' (or nothing: ComfyUI's own choice)"
 _CUDA = re.compile(r"^cuda(?::(\d+))?$")
 
 
