@@ -11,7 +11,7 @@ import inspect
 import pytest
 
 from headless.executor import FALLBACK_CACHE_KEYS, executor_kwargs, main_py_call
-from headless.paths import load_pack_file
+from devtools import setup_env
 
 CLASSIC = "CacheType.CLASSIC"  # stands for the installed ComfyUI's enum member
 RELEASES = {
@@ -166,7 +166,6 @@ comfy-angle
 
 
 def test_setup_env_takes_a_trees_own_requirements_without_its_torch():
-    setup_env = load_pack_file("scripts/setup_env.py")
     reqs = setup_env.parse_requirements(REQUIREMENTS_0_38_1)
     names = [setup_env.requirement_name(r) for r in reqs]
     assert len(reqs) == 34  # 37 listed, less torch, torchvision, torchaudio; torchsde stays
@@ -183,7 +182,6 @@ def test_setup_env_takes_a_trees_own_requirements_without_its_torch():
 
 def test_setup_env_installs_a_comfyui_path_trees_requirements(tmp_path, monkeypatch):
     """COMFYUI_PATH names any tree; the venv's wanted list (what its marker records) is that tree's list."""
-    setup_env = load_pack_file("scripts/setup_env.py")
     tree = tmp_path / "ComfyUI"
     (tree / "comfy").mkdir(parents=True)
     (tree / "comfy" / "samplers.py").write_text("")

@@ -16,7 +16,7 @@ from PIL import Image
 
 import headless
 from boomerang.errors import BoomerangInputError
-from dataset_helpers import REPO, write_digits
+from testkit.dataset_helpers import REPO, write_digits
 from headless.dataset import JobSpec, run_job
 from headless.dataset.manifest import FILENAME, Manifest
 from headless.dataset.ray_pool import actor_plan
