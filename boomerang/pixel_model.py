@@ -4,8 +4,10 @@ A model folder is either a DDPMPipeline-style layout (``model_index.json``, ``un
 ``unet/diffusion_pytorch_model.safetensors``, ``scheduler/scheduler_config.json``; e.g. google/ddpm-*)
 or the flat layout (``config.json``, ``diffusion_pytorch_model.safetensors``, ``scheduler_config.json``).
 The noise schedule is the model's own: diffusers' ``DDPMScheduler`` computes alpha_bar from the scheduler
-config (linear, scaled_linear, squaredcos_cap_v2 = cosine, sigmoid or trained betas). Nothing here imports
-ComfyUI; ``diffusers`` is imported only when a model is loaded.
+config (linear, scaled_linear, squaredcos_cap_v2 = cosine, sigmoid, laplace or trained betas), and the rest of
+the config (x0 clipping or thresholding, step variance, prediction type) is read by ``ddpm_scheduler``, which
+honours or refuses every key by name. Nothing here imports ComfyUI; ``diffusers`` is imported only when a model
+is loaded.
 """
 from __future__ import annotations
 
@@ -16,11 +18,12 @@ from pathlib import Path
 
 import torch
 
+from .ddpm_scheduler import StepSettings, read_step_settings
 from .errors import BoomerangInputError
 
 WEIGHTS = "diffusion_pytorch_model.safetensors"
 PICKLE_WEIGHTS = ("diffusion_pytorch_model.bin", "diffusion_pytorch_model.pt", "diffusion_pytorch_model.ckpt")
-PREDICTIONS = ("epsilon", "v_prediction")
+BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid", "laplace")
 
 # Model classes besides diffusers' own that a config's ``_class_name`` may name: any ModelMixin whose
 # forward(sample, timestep) returns an object with ``.sample`` (an unconditional denoiser, like UNet2DModel).
@@ -41,13 +44,17 @@ class Layout:
 
 @dataclass
 class PixelDDPM:
-    """A loaded pixel-space DDPM: the denoiser and its own schedule."""
+    """A loaded pixel-space DDPM: the denoiser, its own schedule and what DDPMScheduler.step does with it."""
     unet: torch.nn.Module
     alphas_cumprod: torch.Tensor  # float64, [T]; timestep index i = 0..T-1 as the model was trained
-    prediction_type: str  # "epsilon" or "v_prediction"
+    step: StepSettings  # prediction type, x0 clipping/thresholding, step variance
     channels: int
     sample_size: int | None
     beta_schedule: str
+
+    @property
+    def prediction_type(self) -> str:
+        return self.step.prediction_type
 
     @property
     def num_timesteps(self) -> int:
@@ -105,12 +112,8 @@ def _model_class(name: str):
     return cls
 
 
-def check_config(config: dict, scheduler: dict, where: Path) -> None:
-    """Refuse what a ComfyUI pixel MODEL cannot honour, naming the setting, what works, and what was read."""
-    prediction = scheduler.get("prediction_type", "epsilon")
-    if prediction not in PREDICTIONS:
-        raise BoomerangInputError("prediction_type", " or ".join(PREDICTIONS), prediction,
-                                  f"Only noise and v prediction are supported (read from {where}).")
+def check_config(config: dict, where: Path) -> None:
+    """Refuse a UNet config a ComfyUI pixel MODEL cannot honour, naming the setting, what works, what was read."""
     for key in ("num_class_embeds", "class_embed_type"):
         if config.get(key) is not None:
             raise BoomerangInputError(key, "null (an unconditional model)", config[key],
@@ -120,17 +123,28 @@ def check_config(config: dict, scheduler: dict, where: Path) -> None:
         raise BoomerangInputError("in_channels", "3 (RGB, what ComfyUI's pixel-space VAE passes through)",
                                   channels, f"(read from {where})")
     out = config.get("out_channels", channels)
-    if out not in (channels, 2 * channels):
-        raise BoomerangInputError("out_channels", f"{channels} (or {2 * channels} with learned variance)",
-                                  out, f"(read from {where})")
+    if out != channels:
+        raise BoomerangInputError("out_channels", f"{channels} (equal to in_channels)", out,
+                                  f"Models with a learned variance output are not supported (read from {where}).")
+
+
+def _ddpm_scheduler(scheduler_config: dict):
+    """diffusers' DDPMScheduler built from the config (its defaults fill the keys left out)."""
+    from diffusers import DDPMScheduler
+
+    if scheduler_config.get("rescale_betas_zero_snr", False) is not False:
+        raise BoomerangInputError("rescale_betas_zero_snr", "false", scheduler_config["rescale_betas_zero_snr"],
+                                  "Zero terminal SNR needs infinite sigma at T, which ComfyUI's EPS/v models lack.")
+    if scheduler_config.get("trained_betas") is None:
+        kind = scheduler_config.get("beta_schedule", "linear")
+        if kind not in BETA_SCHEDULES:
+            raise BoomerangInputError("beta_schedule", " or ".join(BETA_SCHEDULES) + " (or trained_betas)", kind)
+    return DDPMScheduler.from_config(scheduler_config)
 
 
 def schedule(scheduler_config: dict) -> torch.Tensor:
     """alpha_bar (float64) of a diffusers scheduler config, computed by diffusers' DDPMScheduler."""
-    from diffusers import DDPMScheduler
-
-    scheduler = DDPMScheduler.from_config(scheduler_config)  # any scheduler class: betas are shared keys
-    alpha_bar = scheduler.alphas_cumprod.double()
+    alpha_bar = _ddpm_scheduler(scheduler_config).alphas_cumprod.double()
     if not bool((alpha_bar > 0).all()) or not bool((alpha_bar[1:] < alpha_bar[:-1]).all()):
         raise BoomerangInputError("beta_schedule", "a schedule with 0 < alpha_bar decreasing (no zero-SNR end)",
                                   scheduler_config.get("beta_schedule"),
@@ -151,12 +165,13 @@ def load(path: Path, dtype: torch.dtype = torch.float32) -> PixelDDPM:
         raise BoomerangInputError("model weights", f"{WEIGHTS} in {where.unet_dir}", "no such file", hint)
     config = _read_json(where.unet_dir / "config.json")
     scheduler_config = _read_json(where.scheduler_config)
-    check_config(config, scheduler_config, where.unet_dir)
+    check_config(config, where.unet_dir)
+    step = read_step_settings(scheduler_config, dict(_ddpm_scheduler(scheduler_config).config),
+                              where.scheduler_config)
     cls = _model_class(config.get("_class_name", "UNet2DModel"))
     unet = cls.from_pretrained(str(where.unet_dir), use_safetensors=True, local_files_only=True,
                                torch_dtype=dtype, low_cpu_mem_usage=False)
     unet = unet.eval().requires_grad_(False)
-    return PixelDDPM(unet=unet, alphas_cumprod=schedule(scheduler_config),
-                     prediction_type=scheduler_config.get("prediction_type", "epsilon"),
+    return PixelDDPM(unet=unet, alphas_cumprod=schedule(scheduler_config), step=step,
                      channels=int(config.get("in_channels", 3)), sample_size=config.get("sample_size"),
                      beta_schedule=str(scheduler_config.get("beta_schedule", "linear")))

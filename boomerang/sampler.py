@@ -11,6 +11,11 @@ level s draws from the forward posterior q(x_s | x_t, x0 = x0_hat) (Ho et al., 2
 which for consecutive integer timesteps of the paper's schedule is exactly Algorithm 1
 (``x_{t-1} = f(x_t, t) + eta``, ``eta ~ N(0, beta~_t)``, ``beta~_t = (1-a_{t-1})/(1-a_t) beta_t``) and at
 the last step (s_s = 0) returns x0_hat with no noise.
+
+``variance="fixed_large"`` draws with beta_t instead of beta~_t (diffusers' DDPMScheduler ``variance_type``
+``fixed_large``; Ho et al. 2020 section 3.2), still with no noise at the last step, as diffusers does. beta_t is
+the variance of a variance-preserving chain's step in its own coordinates (a^2 + s^2 = 1); in coordinates
+scaled by k = 1 / sqrt(a^2 + s^2) it is ``s2_ts (a_s^2 + s_s^2) / (a_t^2 + s_t^2)`` at level s.
 """
 from __future__ import annotations
 
@@ -26,24 +31,33 @@ except ImportError:  # pragma: no cover - tqdm ships with ComfyUI
         return range(n)
 
 Coeffs = Callable[[float], tuple[float, float]]
+FIXED_SMALL, FIXED_LARGE = "fixed_small", "fixed_large"
 
 
-def posterior_mean_std(a_t: float, s_t: float, a_s: float, s_s: float) -> tuple[float, float, float]:
-    """Coefficients (c_xt, c_x0, std) of q(x_s | x_t, x0) = N(c_xt x_t + c_x0 x0, std^2)."""
+def posterior_mean_std(a_t: float, s_t: float, a_s: float, s_s: float,
+                       variance: str = FIXED_SMALL) -> tuple[float, float, float]:
+    """Coefficients (c_xt, c_x0, std) of q(x_s | x_t, x0) = N(c_xt x_t + c_x0 x0, std^2); with ``variance``
+    ``fixed_large`` the std is that of beta_t (the forward step's own variance) instead, zero at s_s = 0."""
     if s_t <= 0.0:
         raise ValueError(f"the start level of a step needs noise (s_t > 0), got s_t = {s_t}")
     a_ts = a_t / a_s
     s2_ts = max(s_t * s_t - a_ts * a_ts * s_s * s_s, 0.0)
     c_xt = a_ts * s_s * s_s / (s_t * s_t)
     c_x0 = a_s * s2_ts / (s_t * s_t)
-    std = math.sqrt(s2_ts * s_s * s_s / (s_t * s_t))
+    if variance == FIXED_SMALL or s_s <= 0.0:
+        std = math.sqrt(s2_ts * s_s * s_s / (s_t * s_t))
+    elif variance == FIXED_LARGE:
+        std = math.sqrt(s2_ts * (a_s * a_s + s_s * s_s) / (a_t * a_t + s_t * s_t))
+    else:
+        raise ValueError(f"variance must be {FIXED_SMALL!r} or {FIXED_LARGE!r}, got {variance!r}")
     return c_xt, c_x0, std
 
 
 @torch.no_grad()
 def sample_boomerang_exact(model, x, sigmas, extra_args=None, callback=None, disable=None, noise_sampler=None,
-                           coeffs: Coeffs | None = None):
-    """Ancestral DDPM with posterior variance beta~ on every level of ``sigmas`` (Luzi et al. 2024, Alg. 1)."""
+                           coeffs: Coeffs | None = None, variance: str = FIXED_SMALL):
+    """Ancestral DDPM on every level of ``sigmas`` with step variance beta~ (Luzi et al. 2024, Alg. 1) or,
+    with ``variance="fixed_large"``, beta_t."""
     if coeffs is None:
         raise ValueError("sample_boomerang_exact needs coeffs(sigma) -> (a, s) of the model's forward process")
     extra_args = {} if extra_args is None else extra_args
@@ -58,7 +72,7 @@ def sample_boomerang_exact(model, x, sigmas, extra_args=None, callback=None, dis
             callback({"x": x, "i": i, "sigma": sigmas[i], "sigma_hat": sigmas[i], "denoised": denoised})
         a_t, s_t = coeffs(sigma)
         a_s, s_s = coeffs(sigma_next)
-        c_xt, c_x0, std = posterior_mean_std(a_t, s_t, a_s, s_s)
+        c_xt, c_x0, std = posterior_mean_std(a_t, s_t, a_s, s_s, variance)
         x = c_xt * x + c_x0 * denoised
         if std > 0.0:
             x = x + std * noise_sampler(sigmas[i], sigmas[i + 1])

@@ -19,7 +19,9 @@ class PixelDiffusionLoader(io.ComfyNode):
             display_name="Load Pixel Diffusion Model (diffusers)",
             description="Load an unconditional pixel-space DDPM in diffusers format (a UNet2DModel folder with "
                         "its scheduler config and safetensors weights, e.g. the layout of google/ddpm-celebahq-256) "
-                        "from models/diffusers, with the model's own beta schedule and prediction type. The VAE "
+                        "from models/diffusers. It samples as diffusers' DDPMScheduler does: the model's own beta "
+                        "schedule, prediction type, x0 clipping or dynamic thresholding, and (for boomerang_exact) "
+                        "step variance; a scheduler setting it cannot honour is refused by name. The VAE "
                         "is a pass-through (image <-> -1..1), so VAE Encode/Decode and every Boomerang node work "
                         "as with Stable Diffusion. `digits-ddpm (built-in)` is the pack's own 16x16 digit model.",
             search_aliases=["pixel diffusion", "ddpm", "diffusers unet", "UNet2DModel", "boomerang"],
@@ -43,6 +45,6 @@ class PixelDiffusionLoader(io.ComfyNode):
     @classmethod
     def execute(cls, model_name, weight_dtype) -> io.NodeOutput:
         ddpm, model, vae, cond = pixel.load(model_name, weight_dtype)
-        log.info("Boomerang: loaded pixel model %s (%s, %s schedule, T = %d)", model_name,
-                 ddpm.prediction_type, ddpm.beta_schedule, ddpm.num_timesteps)
+        log.info("Boomerang: loaded pixel model %s (%s schedule, T = %d; %s)", model_name,
+                 ddpm.beta_schedule, ddpm.num_timesteps, ddpm.step.describe())
         return io.NodeOutput(model, vae, cond)

@@ -57,8 +57,9 @@ def write_oracle(folder: Path, beta_schedule: str, prediction_type: str, mu: flo
     model = GaussianOracleUNet(mu=mu, s=s, prediction_type=prediction_type, num_train_timesteps=total)
     model.alphas_cumprod.copy_(torch.from_numpy(closed_form_alpha_bars(beta_schedule, total, beta_start, beta_end)))
     model.save_pretrained(folder / "unet", safe_serialization=True)
+    # clip_sample false: the oracle's data law reaches beyond [-1, 1] (diffusers' default clips x0 there)
     write_scheduler(folder, num_train_timesteps=total, beta_schedule=beta_schedule, beta_start=beta_start,
-                    beta_end=beta_end, prediction_type=prediction_type)
+                    beta_end=beta_end, prediction_type=prediction_type, clip_sample=False)
     (folder / "model_index.json").write_text(json.dumps(
         {"_class_name": "DDPMPipeline", "unet": ["tests", "GaussianOracleUNet"], "scheduler": ["diffusers", "DDPMScheduler"]}))
     return folder

@@ -88,3 +88,28 @@ def test_forward_noise_has_the_t_boom_level(comfy, kind):
     assert abs(float(x_t.std()) / sn - 1.0) < 0.01
     assert abs(out["noisy"]["number"] - sn) < 1e-5 * sn
     assert f"{t_boom}/1000 (30%)" in out["noisy"]["text"]
+
+
+@pytest.mark.parametrize("kind", ["eps", "flow"])
+def test_exact_sampler_and_sigmas_nodes_in_sampler_custom_advanced(comfy, kind):
+    """The pack's SAMPLER (BoomerangExactSampler) and SIGMAS (BoomerangSigmas) in ComfyUI's own
+    SamplerCustomAdvanced with RandomNoise and BasicGuider: Algorithm 1 from t_boom, the same chain law."""
+    t_boom = 200
+    g = {"1": graphs.oracle(kind, MU, S, SHIFT), "2": graphs.const_latent(X0, 4, 4, 64, 64),
+         "sig": {"class_type": "BoomerangSigmas", "inputs": {"model": ["1", 0], "t_boom": t_boom,
+                                                             "sampler": "boomerang_exact", "scheduler": "simple",
+                                                             "steps": 1}},
+         "smp": {"class_type": "BoomerangExactSampler", "inputs": {}},
+         "noise": {"class_type": "RandomNoise", "inputs": {"noise_seed": 3}},
+         "guide": {"class_type": "BasicGuider", "inputs": {"model": ["1", 0], "conditioning": ["1", 1]}},
+         "adv": {"class_type": "SamplerCustomAdvanced",
+                 "inputs": {"noise": ["noise", 0], "guider": ["guide", 0], "sampler": ["smp", 0],
+                            "sigmas": ["sig", 0], "latent_image": ["2", 0]}},
+         "c": graphs.capture("out", latent=["adv", 0])}
+    samples = comfy.run(g)["out"]["latent"]["samples"]
+    assert samples.shape == (4, 4, 64, 64)
+    mean_err, var_err = errors(samples, *algorithm1_law(alpha_bars(kind), t_boom, MU, S, X0))
+    report.append("oracle.txt", f"{kind:5s} t_boom={t_boom:4d} SamplerCustomAdvanced | vs Algorithm-1 chain: "
+                                f"mean {mean_err:.4f} sd, var {100 * var_err:.2f}%")
+    assert mean_err < 0.02 and var_err < 0.02, (mean_err, var_err)
+    assert comfy.calls("oracle") == t_boom  # one model call per integer timestep

@@ -1,9 +1,14 @@
 """A diffusers pixel-space DDPM as a real ComfyUI MODEL, plus ComfyUI's own pass-through pixel VAE.
 
-The MODEL is ComfyUI's ``BaseModel`` (EPS or V_PREDICTION) with the diffusers UNet as its diffusion model
-and ``model_sampling.set_sigmas`` given the model's own schedule, so every sampler, scheduler and Boomerang
-node sees the same levels the model was trained on (timestep index t - 1 at Boomerang level t, as in
-diffusers). The VAE is ComfyUI's ``pixel_space`` VAE (IMAGE 0..1 <-> LATENT -1..1, BCHW).
+The MODEL is ComfyUI's ``BaseModel`` with the diffusers UNet as its diffusion model and a ``model_sampling``
+(ComfyUI's ModelSamplingDiscrete with EPS or V_PREDICTION) given the model's own schedule, so every sampler,
+scheduler and Boomerang node sees the same levels the model was trained on (timestep index t - 1 at Boomerang
+level t, as in diffusers). What diffusers' DDPMScheduler.step does besides the schedule lives on that
+model_sampling too: its ``calculate_denoised`` returns the x0 prediction as step forms it (``sample``
+prediction, then dynamic thresholding or clipping), which every sampler uses, and it names the step
+variance (fixed_small/fixed_large) that ``boomerang_exact`` draws with (``sampling.VARIANCE_ATTR``).
+ComfyUI's other samplers have their own step noise and do not read it. The VAE is ComfyUI's ``pixel_space``
+VAE (IMAGE 0..1 <-> LATENT -1..1, BCHW).
 """
 from __future__ import annotations
 
@@ -15,11 +20,14 @@ import comfy.latent_formats
 import comfy.model_base
 import comfy.model_management
 import comfy.model_patcher
+import comfy.model_sampling
 import comfy.sd
 import comfy.supported_models_base
 import folder_paths
 
 from ...boomerang import pixel_model
+from ...boomerang.ddpm_scheduler import StepSettings
+from .sampling import VARIANCE_ATTR
 
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "models"
 BUILTIN_SUFFIX = " (built-in)"
@@ -50,18 +58,36 @@ class PixelModelConfig(comfy.supported_models_base.BASE):
 class DiffusersDenoiser(torch.nn.Module):
     """ComfyUI's diffusion_model call convention over a diffusers ``forward(sample, timestep).sample``."""
 
-    def __init__(self, unet: torch.nn.Module, channels: int):
+    def __init__(self, unet: torch.nn.Module):
         super().__init__()
         self.unet = unet
-        self.channels = channels
 
     @property
     def dtype(self) -> torch.dtype:
         return self.unet.dtype  # diffusers' ModelMixin: first floating parameter or buffer
 
     def forward(self, x, timesteps, context=None, control=None, transformer_options=None, **kwargs):
-        out = self.unet(x, timesteps).sample
-        return out[:, : self.channels]  # models with learned variance return [prediction, variance]
+        return self.unet(x, timesteps).sample
+
+
+class _DDPMStep:
+    """Put before ComfyUI's model-sampling classes: the x0 prediction and step variance of DDPMScheduler.step."""
+    step = StepSettings()
+
+    def calculate_denoised(self, sigma, model_output, model_input):
+        if self.step.prediction_type == "sample":
+            denoised = model_output
+        else:
+            denoised = super().calculate_denoised(sigma, model_output, model_input)
+        return self.step.x0_rule(denoised)
+
+
+class PixelSamplingEPS(_DDPMStep, comfy.model_sampling.ModelSamplingDiscrete, comfy.model_sampling.EPS):
+    pass
+
+
+class PixelSamplingV(_DDPMStep, comfy.model_sampling.ModelSamplingDiscrete, comfy.model_sampling.V_PREDICTION):
+    pass
 
 
 def model_names() -> list[str]:
@@ -89,8 +115,13 @@ def model_patcher(ddpm: pixel_model.PixelDDPM):
     config = PixelModelConfig(PixelModelConfig.unet_config)
     offload = comfy.model_management.unet_offload_device()
     base = comfy.model_base.BaseModel(config, model_type=model_type, device=offload)
-    base.diffusion_model = DiffusersDenoiser(ddpm.unet, ddpm.channels).to(offload)
-    base.model_sampling.set_sigmas(ddpm.sigmas().float())
+    base.diffusion_model = DiffusersDenoiser(ddpm.unet).to(offload)
+    sampling_class = PixelSamplingV if ddpm.prediction_type == "v_prediction" else PixelSamplingEPS
+    sampling = sampling_class(config)  # "sample" prediction: EPS noising, the output itself as x0
+    sampling.step = ddpm.step
+    setattr(sampling, VARIANCE_ATTR, ddpm.step.variance)  # read by boomerang_exact (sampling._exact_function)
+    sampling.set_sigmas(ddpm.sigmas().float())
+    base.model_sampling = sampling
     return comfy.model_patcher.ModelPatcher(base, load_device=comfy.model_management.get_torch_device(),
                                             offload_device=offload)
 

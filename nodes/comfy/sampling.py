@@ -21,12 +21,15 @@ from comfy.k_diffusion import sampling as k_sampling
 
 from ...boomerang import noise as bnoise
 from ...boomerang.errors import BoomerangInputError, check_int_range
-from ...boomerang.sampler import sample_boomerang_exact
+from ...boomerang.sampler import FIXED_SMALL, sample_boomerang_exact
 from ...boomerang.schedule import LevelTable, check_fast_schedule, describe_level, integer_grid
 
 EXACT = "boomerang_exact"
 META = "boomerang"  # key of the start-level metadata BoomerangNoise adds to a LATENT dict
 FLOW_T = 1000  # T used for models without a discrete timestep table (flow, continuous EDM/v)
+# Attribute of a model_sampling object naming boomerang_exact's step variance ("fixed_small" = Algorithm 1's
+# beta~, "fixed_large" = beta_t). Pixel models set it from their scheduler config (comfy/pixel.py); others lack it.
+VARIANCE_ATTR = "boomerang_variance"
 
 
 def model_sampling(model):
@@ -213,7 +216,9 @@ def _exact_function(model, x, sigmas, extra_args=None, callback=None, disable=No
             cache[sigma] = forward_coeffs(ms, sigma)
         return cache[sigma]
 
-    return sample_boomerang_exact(model, x, sigmas, extra_args, callback, disable, noise_sampler, coeffs=coeffs)
+    variance = getattr(ms, VARIANCE_ATTR, FIXED_SMALL)
+    return sample_boomerang_exact(model, x, sigmas, extra_args, callback, disable, noise_sampler, coeffs=coeffs,
+                                  variance=variance)
 
 
 def exact_ksampler() -> comfy.samplers.KSAMPLER:
