@@ -79,7 +79,7 @@ def test_a_user_mask_processes_exactly_its_region(runs):
     assert [f["box"] for f in r["faces"]] == [list(MASK_RECT)]  # one face: the mask's region, no detection
     outside = r["weight"] == 0
     assert torch.equal(r["image"][outside], before[outside])
-    # the paste stays within the region, feathered outwards by at most feather x side / 2 (0.15 x 96 / 2 = 7 px)
+    # the paste stays within the region, feathered outwards by at most feather x side / 2 (0.15 x 99 / 2 = 7 px)
     left, top, right, bottom = MASK_RECT
     assert within(r["weight"], left - 8, top - 8, right + 8, bottom + 8)
     assert float(r["weight"][top + 20:bottom - 20, left + 20:right - 20].min()) > 0.9
@@ -92,8 +92,8 @@ def test_boxes_json_processes_exactly_the_given_boxes(runs):
     outside = r["weight"] == 0
     assert torch.equal(r["image"][outside], before[outside])
     assert torch.equal(r["image"][:, :256], before[:, :256])
-    # the crop: a square of side 60 x (1 + 2 x 0.3) = 96 around the box's centre (402, 61)
-    assert within(r["weight"], 354, 13, 451, 110)
+    # the crop: a square of side max(60, 62) x (1 + 2 x 0.3) = 99.2 around the box's centre (402, 61)
+    assert within(r["weight"], 352, 11, 453, 112)
     assert not torch.equal(r["image"][30:92, 372:432], before[30:92, 372:432])
 
 

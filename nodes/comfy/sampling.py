@@ -207,8 +207,14 @@ class _StartAtLevel(comfy.samplers.KSAMPLER):
 def _exact_function(model, x, sigmas, extra_args=None, callback=None, disable=None, noise_sampler=None):
     """Algorithm 1 of Luzi et al. (2024) as a ComfyUI sampler function (any sigma grid, any model type)."""
     ms = model.inner_model.inner_model.model_sampling
-    if noise_sampler is None:
-        noise_sampler = k_sampling.default_noise_sampler(x, seed=(extra_args or {}).get("seed"))
+    if noise_sampler is None:  # as a plain SAMPLER (SamplerCustom/SamplerCustomAdvanced)
+        seed = (extra_args or {}).get("seed")
+        if seed is None:
+            noise_sampler = k_sampling.default_noise_sampler(x, seed=None)
+        else:  # not k-diffusion's default: seeded like ComfyUI's initial noise, its first draw would be that
+            # very noise again, correlating the first step with x_t (variance +7% at t_boom 200; issue 16)
+            seeds = bnoise.item_seeds(seed, x.shape[0])
+            noise_sampler = bnoise.PerItemNoiseSampler(x, seeds, bnoise.STREAM_ANCESTRAL)
     cache: dict[float, tuple[float, float]] = {}
 
     def coeffs(sigma: float) -> tuple[float, float]:
