@@ -15,8 +15,8 @@ import torch
 from PIL import Image
 from skimage import data
 
-from harness import graphs
-from harness.oracle_unet import GaussianOracleUNet, write_oracle
+from testkit import graphs
+from testkit.oracle_unet import GaussianOracleUNet, write_oracle
 
 FACE = [88, 38, 133, 84]  # the astronaut's face in the 256 px photo (dlib HOG box at 512 px, halved)
 MASK_RECT = (80, 30, 140, 92)  # left, top, right, bottom of the user's MASK region (the left face)

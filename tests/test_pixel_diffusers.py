@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from harness import graphs
+from testkit import graphs
 
 T, BETA_END, SIDE, SEED = 40, 0.1, 8, 11  # a short, steep schedule: x0 predictions spread past +-1 by t = 20
 T_BOOMS = (1, 2, 5, 20)
