@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 
+from . import tempdirs
 from .paths import PACK_ROOT as REPO
 from .paths import cache_dir, comfyui_dir
 
@@ -49,9 +49,10 @@ class ComfyRuntime:
                  load_pack: bool = True):
         self.root = comfyui_dir()
         self.extra_packs = [Path(p) for p in extra_packs]
-        self.custom_nodes = Path(tempfile.mkdtemp(prefix="boomerang-custom-nodes-"))
+        # temporary folders: removed by close() or at exit, or (after a SIGKILL) by the next run (headless.tempdirs)
+        self.custom_nodes = tempdirs.make("custom-nodes")
         self.models = cache_dir() / "models"
-        self.io_dir = Path(io_dir) if io_dir else Path(tempfile.mkdtemp(prefix="boomerang-io-"))
+        self.io_dir = Path(io_dir) if io_dir else tempdirs.make("io")
         self.output_dir = Path(output_dir) if output_dir else self.io_dir / "output"
         self.nodes = None
         self.execution = None
@@ -98,6 +99,11 @@ class ComfyRuntime:
         self.folder_paths = folder_paths
         self.boot_seconds = time.perf_counter() - start
         return self
+
+    def close(self):
+        """Remove this runtime's temporary folders (custom_nodes links, and the io folder it made)."""
+        tempdirs.remove(self.custom_nodes)
+        tempdirs.remove(self.io_dir)  # only a folder made by tempdirs.make is removed
 
     def pack_module(self, name: str):
         """The module ComfyUI loaded for the extra pack folder ``name``."""
