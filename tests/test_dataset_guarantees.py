@@ -19,9 +19,8 @@ import torch
 from testkit.dataset_helpers import REPO, manifest_rows, one_thread, output_files, pixels, write_digits
 from PIL import Image
 
-from headless import GraphError, tempdirs
+from headless import GraphError
 from headless.dataset import JobSpec, run_job
-from headless.dataset.cli import failure_lines
 from testkit import graphs
 from testkit.runtime import tiny_checkpoint
 
@@ -140,10 +139,10 @@ def test_second_job_is_refused_and_a_killed_jobs_lock_does_not_block(comfy, tmp_
     """Regression: two jobs on one folder both ran (items made twice) and a starting job deleted every
     temporary file in it, the other job's too. Also: every run left two temporary folders behind."""
     src, out, tmp = tmp_path / "in", tmp_path / "out", tmp_path / "tmp"
-    rels = write_digits(src, 40, offset=200)
+    rels = write_digits(src, 16, offset=200)
     tmp.mkdir()
     env = {**os.environ, "TMPDIR": str(tmp)}
-    args = [src, out, "--t-boom", "60", "--batch", "2", "--seed", "5", "--threads", "1", "--no-progress"]
+    args = [src, out, "--t-boom", "20", "--batch", "2", "--seed", "5", "--threads", "1", "--no-progress"]
     first = subprocess.Popen([sys.executable, "-m", "headless", "dataset", *map(str, args)], cwd=REPO, env=env,
                              stdout=subprocess.DEVNULL, stderr=open(tmp_path / "first.log", "w"))
     try:
@@ -156,8 +155,10 @@ def test_second_job_is_refused_and_a_killed_jobs_lock_does_not_block(comfy, tmp_
         foreign.write_bytes(b"about to be renamed by the running job")
         with pytest.raises(ValueError, match=rf"another job is running on the output folder {out}: pid "
                                              rf"{first.pid} on host \S+, started \d{{4}}-\d\d-\d\d "):
-            run_job(JobSpec(preset="anonymize", t_boom=60, seed=5), src, out, runtime=comfy, progress=False)
+            run_job(JobSpec(preset="anonymize", t_boom=20, seed=5), src, out, runtime=comfy, progress=False)
         assert foreign.is_file()  # the refused job touched nothing
+        from headless import tempdirs
+
         assert tempdirs.remove_stale(tmp) == []  # the live job's temporary folders are its own
         assert first.poll() is None, "the first job ended before it could be killed"
         first.send_signal(signal.SIGKILL)
@@ -166,11 +167,11 @@ def test_second_job_is_refused_and_a_killed_jobs_lock_does_not_block(comfy, tmp_
         if first.poll() is None:
             first.kill()
     done = _done(out)
-    assert done < 40 and len(list(tmp.glob("boomerang-*"))) == 2  # SIGKILL ran no cleanup
+    assert done < 16 and len(list(tmp.glob("boomerang-*"))) == 2  # SIGKILL ran no cleanup
     # the resume is not blocked; it removes the dead job's temporary file and folders, and its own at exit
     resume = cli(*args, env=env)
     assert resume.returncode == 0, resume.stderr[-3000:]
-    assert f"40 item(s): {40 - done} made now, {done} already done, 0 failed" in resume.stderr
+    assert f"16 item(s): {16 - done} made now, {done} already done, 0 failed" in resume.stderr
     assert not foreign.exists() and sorted(output_files(out)) == rels
     assert all(r["state"] == "done" and r["attempts"] == 1 for r in manifest_rows(out).values())
     assert list(tmp.iterdir()) == []
@@ -261,10 +262,10 @@ def test_nan_model_and_vae_stop_with_the_stage_dtype_and_fix(comfy):
 def test_nan_face_is_never_counted_as_anonymized(comfy):
     """Regression: AnonymizeFaces reported a NaN face as anonymized (no face found in the output)."""
     from boomerang import faces as F
-    from boomerang.errors import NonFiniteError
 
-    with pytest.raises(NonFiniteError, match="the face sample at t_boom 300 returned non-finite values"):
+    with pytest.raises(Exception, match="the face sample at t_boom 300 returned non-finite values") as err:
         F.until_unrecognizable(lambda t: torch.full((1, 8, 8, 3), float("nan")), lambda s: None, [300, 500], 0.6)
+    assert type(err.value).__name__ == "NonFiniteError"
     folder = Path(comfy.folder_paths.get_input_directory())
     Image.fromarray(smooth(64, 64, 3)).save(folder / "nan_face.png")
     g = {"load": {"class_type": "PixelDiffusionLoader", "inputs": DIGITS},
@@ -292,26 +293,25 @@ def test_failure_reasons_are_one_line_and_the_full_error_is_logged(comfy, tmp_pa
 
     src, out = tmp_path / "in", tmp_path / "out"
     rels = write_digits(src, 2, offset=270, subfolders=1)
-    workflow = {
+    workflow = {  # t_boom 5000 passes validation (the schema allows 10000) and fails in the node: T is 1000
         "1": {"class_type": "PixelDiffusionLoader", "inputs": DIGITS},
-        "n": {"class_type": "BoomerangTestNaNModel", "inputs": {"model": ["1", 0]}},
         "2": {"class_type": "LoadImage", "inputs": {"image": "x.png"}},
         "3": {"class_type": "VAEEncode", "inputs": {"pixels": ["2", 0], "vae": ["1", 1]}},
-        "4": {"class_type": "Boomerang", "inputs": {"model": ["n", 0], "positive": ["1", 2], "negative": ["1", 2],
-                                                    "latent": ["3", 0], "t_boom": 3, **graphs.pass_settings(steps=3),
-                                                    "seed": 0}},
+        "4": {"class_type": "Boomerang", "inputs": {"model": ["1", 0], "positive": ["1", 2], "negative": ["1", 2],
+                                                    "latent": ["3", 0], "t_boom": 5000,
+                                                    **graphs.pass_settings(steps=3), "seed": 0}},
         "5": {"class_type": "VAEDecode", "inputs": {"samples": ["4", 0], "vae": ["1", 1]}},
         "6": {"class_type": "SaveImage", "inputs": {"images": ["5", 0], "filename_prefix": "x"}}}
-    path = tmp_path / "nan_api.json"
+    path = tmp_path / "bad_api.json"
     path.write_text(json.dumps(workflow))
     result = run_job(JobSpec(workflow=path, batch=2), src, out, runtime=comfy, progress=False)
     assert sorted(r for r, _, _ in result.failed) == rels
-    expected = ("NonFiniteError in node 4 (Boomerang): the model returned non-finite values (768 of 768 NaN or "
-                "infinite) running in float32; run the model in float32")
-    for _, _, reason in result.failed:
-        assert reason.startswith(expected) and "\n" not in reason and len(reason) <= 400, reason
-    assert {r["error"] for r in manifest_rows(out).values()} == {reason for _, _, reason in result.failed}
+    expected = ("BoomerangInputError in node 4 (Boomerang): t_boom must be an integer in [0, 1000]; received 5000. "
+                "This model has T = 1000 timesteps")
+    assert [reason for _, _, reason in result.failed] == [expected, expected]
+    assert {r["error"] for r in manifest_rows(out).values()} == {expected}
     log = (out / "boomerang-errors.log").read_text()
-    assert result.error_log == out / "boomerang-errors.log"
-    assert all(f"{rel} (copy 0)" in log for rel in rels) and "Traceback" in log and "check_finite" in log
+    assert all(f"{rel} (copy 0): {expected}" in log for rel in rels) and "Traceback" in log and "level_for" in log
+    from headless.dataset.cli import failure_lines
+
     assert failure_lines(result)[-1] == f"full errors of the failed items: {out / 'boomerang-errors.log'}"

@@ -34,7 +34,8 @@ def failure(err: Exception) -> tuple[str, str]:
                 kind = str(data.get("exception_type", "Exception")).rsplit(".", 1)[-1]
                 node = str(data.get("node_id", "")).split("__")[0]  # the node of the job's graph (copies are node__k)
                 where = f" in node {node} ({data.get('node_type')})" if data.get("node_type") else ""
-                report = "".join(data.get("traceback") or []) + f"{kind}{where}: {data['exception_message']}"
+                report = ("Traceback (most recent call last):\n" + "".join(data.get("traceback") or [])
+                          + f"{data.get('exception_type')}{where}: {data['exception_message']}")
                 return one_line(f"{kind}{where}: {data['exception_message']}"), report
     if isinstance(details, dict) and isinstance(details.get("error"), dict):  # validation: ComfyUI's error dict
         error = details["error"]
