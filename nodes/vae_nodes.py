@@ -24,7 +24,7 @@ class BoomerangVAEEncode(io.ComfyNode):
                         "back to it. Stops if the VAE returns NaN or infinite values.",
             search_aliases=["boomerang", "vae encode", "pad", "any size", "odd size"],
             inputs=[
-                io.Image.Input("pixels"),
+                io.Image.Input("pixels", tooltip="Images of any size (a batch shares one size)."),
                 io.Vae.Input("vae"),
                 io.Model.Input("model", tooltip="The model the latent is for: its network's own size multiple "
                                                 "is read from it."),
@@ -49,7 +49,9 @@ class BoomerangVAEDecode(io.ComfyNode):
             description="VAE Decode that crops the image back to the size Boomerang VAE Encode recorded (other "
                         "latents decode at their full size). Stops if the VAE returns NaN or infinite values.",
             search_aliases=["boomerang", "vae decode", "crop", "any size"],
-            inputs=[io.Latent.Input("samples"), io.Vae.Input("vae")],
+            inputs=[io.Latent.Input("samples", tooltip="A latent from Boomerang VAE Encode (then the Boomerang "
+                                                       "nodes); it carries the size to crop back to."),
+                    io.Vae.Input("vae")],
             outputs=[io.Image.Output(display_name="IMAGE")],
         )
 
