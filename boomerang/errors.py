@@ -19,3 +19,22 @@ def check_int_range(name: str, value: int, low: int, high: int, hint: str = "") 
     if isinstance(value, bool) or not isinstance(value, int) or not (low <= value <= high):
         raise BoomerangInputError(name, f"an integer in [{low}, {high}]", value, hint)
     return value
+
+
+class NonFiniteError(RuntimeError):
+    """A model or VAE returned NaN or infinite values: names the stage, the dtype it ran in and the usual fix."""
+
+    def __init__(self, stage: str, dtype, bad: int, total: int, fix: str):
+        self.stage, self.dtype = stage, str(dtype)
+        super().__init__(f"{stage} returned non-finite values ({bad} of {total} NaN or infinite) running in "
+                         f"{dtype}; {fix}")
+
+
+def check_finite(x, stage: str, dtype, fix: str):
+    """Return the tensor ``x`` when every value is finite, else raise NonFiniteError (never pass garbage on)."""
+    import torch
+
+    finite = torch.isfinite(x)
+    if not bool(finite.all()):
+        raise NonFiniteError(stage, dtype, int(finite.numel() - finite.sum()), int(finite.numel()), fix)
+    return x

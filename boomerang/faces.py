@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .errors import BoomerangInputError
+from .errors import BoomerangInputError, NonFiniteError
 
 POLICIES = ("keep last sample", "blur")
 ANONYMIZED, NO_FACE, RECOGNIZABLE, SKIPPED = ("anonymized", "no face found in output", "still recognizable",
@@ -267,6 +267,10 @@ def until_unrecognizable(generate: Callable[[int], object], distance: Callable[[
     attempts, sample = [], None
     for t in levels:
         sample = generate(t)
+        if isinstance(sample, torch.Tensor) and not bool(torch.isfinite(sample).all()):
+            # a NaN face has no face in it: it must never count as anonymized
+            raise NonFiniteError(f"the face sample at t_boom {t}", sample.dtype, int((~torch.isfinite(sample)).sum()),
+                                 sample.numel(), "see the model's and the VAE's dtype (float32 fixes most cases)")
         d = distance(sample)
         attempts.append(Attempt(t, d))
         if d is None:

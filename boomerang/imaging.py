@@ -51,9 +51,17 @@ def resize_image(images: torch.Tensor, width: int, height: int, method: str) -> 
     return out.clamp(0.0, 1.0)
 
 
-def pad_to_multiple(images: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
-    """Replicate-pad [B, H, W, C] images on the right and bottom to multiples of ``multiple``.
+def mirror_index(size: int, padded: int, device=None) -> torch.Tensor:
+    """Indices 0..size-1 then back and forth (symmetric, edge sample repeated: a b c | c b a a b c ...), for any
+    ``padded`` >= ``size``, even when the padding is longer than the image (a 1-pixel side repeats its pixel)."""
+    i = torch.arange(padded, device=device) % (2 * size)
+    return torch.where(i >= size, 2 * size - 1 - i, i)
 
+
+def pad_to_multiple(images: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
+    """Mirror-pad [B, H, W, C] images on the right and bottom to multiples of ``multiple``.
+
+    The padding continues the image's content (no black bars, no smeared edge), for any size including 1x1.
     Returns the padded images and the original width and height, for cropping back after decoding.
     """
     height, width = images.shape[1], images.shape[2]
@@ -61,9 +69,9 @@ def pad_to_multiple(images: torch.Tensor, multiple: int) -> tuple[torch.Tensor, 
     pad_w = (-width) % multiple
     if pad_h == 0 and pad_w == 0:
         return images, width, height
-    x = images.movedim(-1, 1)
-    x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-    return x.movedim(1, -1), width, height
+    rows = mirror_index(height, height + pad_h, images.device)
+    cols = mirror_index(width, width + pad_w, images.device)
+    return images.index_select(1, rows).index_select(2, cols), width, height
 
 
 def match_channel_stats(x: torch.Tensor, reference: torch.Tensor, channel_dim: int, mode: str = "mean_std",

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 
+from . import tempdirs
 from .device import check_device, comfy_arguments, select_cuda_index
 from .executor import new_executor
 from .paths import PACK_ROOT as REPO
@@ -60,9 +60,10 @@ class ComfyRuntime:
         self.device_name = None
         self.root = comfyui_dir()
         self.extra_packs = [Path(p) for p in extra_packs]
-        self.custom_nodes = Path(tempfile.mkdtemp(prefix="boomerang-custom-nodes-"))
+        # temporary folders: removed by close() or at exit, or (after a SIGKILL) by the next run (headless.tempdirs)
+        self.custom_nodes = tempdirs.make("custom-nodes")
         self.models = cache_dir() / "models"
-        self.io_dir = Path(io_dir) if io_dir else Path(tempfile.mkdtemp(prefix="boomerang-io-"))
+        self.io_dir = Path(io_dir) if io_dir else tempdirs.make("io")
         self.output_dir = Path(output_dir) if output_dir else self.io_dir / "output"
         self.nodes = None
         self.execution = None
@@ -124,6 +125,11 @@ class ComfyRuntime:
             raise RuntimeError(f"ComfyUI already runs in this process on {self.device} ({self.device_name}); a process "
                                f"boots ComfyUI once, so device={wanted!r} needs a new process")
         log.info("ComfyUI computes on %s (%s)", self.device, self.device_name)
+
+    def close(self):
+        """Remove this runtime's temporary folders (custom_nodes links, and the io folder it made)."""
+        tempdirs.remove(self.custom_nodes)
+        tempdirs.remove(self.io_dir)  # only a folder made by tempdirs.make is removed
 
     def pack_module(self, name: str):
         """The module ComfyUI loaded for the extra pack folder ``name``."""

@@ -13,8 +13,9 @@ class BoomerangExtension(ComfyExtension):
         from .batch_nodes import BoomerangItemSeeds, BoomerangPerItemModel
         from .tiling_node import BoomerangTiledModel
         from .upscale_node import UpscaleThenBoomerang
+        from .vae_nodes import BoomerangVAEDecode, BoomerangVAEEncode
 
         return [BoomerangNoise, PartialReverseSampler, CascadeLoop, UpscaleThenBoomerang, Boomerang,
                 BoomerangExactSampler, BoomerangSigmas, PixelDiffusionLoader, BoomerangItemSeeds,
                 BoomerangPerItemModel, BoomerangTiledModel, BoomerangFaceDetect, FaceIdentityDistance,
-                AnonymizeFaces]
+                AnonymizeFaces, BoomerangVAEEncode, BoomerangVAEDecode]

@@ -99,11 +99,11 @@ class FaceIdentity:
 
 
 def _encode(vae, pixels):
-    return sampling.vae_encode_images(vae, pixels[..., :3])
+    return sampling.vae_encode(vae, pixels[..., :3])
 
 
 def _decode(vae, samples, width, height):
-    return sampling.vae_decode_images(vae, samples)[:, :height, :width, :3].float().clamp(0.0, 1.0)
+    return sampling.vae_decode(vae, samples)[:, :height, :width, :3].float().clamp(0.0, 1.0)
 
 
 def _face_boxes(images, mask, boxes_json, faces, s: Settings) -> list[list[F.Box]]:
@@ -122,7 +122,7 @@ def anonymize(images, vae, model, positive, negative, s: Settings, mask=None, bo
     s.check()
     faces = faces or dlib_faces.load()
     identity = FaceIdentity(faces, s.detector, s.upsample)
-    ratio = vae.spacial_compression_encode()
+    ratio = sampling.image_multiple(model, vae)  # working crops are sized to what the VAE and the network take
     batch, height, width = images.shape[:3]
     out = images.clone()
     weights = torch.zeros(batch, height, width)

@@ -96,8 +96,8 @@ class UpscaleThenBoomerang(io.ComfyNode):
             tiling.check(denoise_tile, denoise_overlap, tile_batch, tiling.NODE_NAMES)
         width, height = target_size(image.shape[2], image.shape[1], factor)
         upscaled = resize_image(image[..., :3], width, height, interpolation)
-        padded, _, _ = pad_to_multiple(upscaled, vae.spacial_compression_encode())
-        latent = {"samples": encode(vae, padded, tile_size)}
+        padded, _, _ = pad_to_multiple(upscaled, sampling.image_multiple(model, vae))  # cropped back after decoding
+        latent = {"samples": sampling.vae_encode(vae, padded, lambda v, p: encode(v, p, tile_size))}
         total = sampling.level_for(model, 0).total
         per_pass = t_boom if t_boom > 0 else auto_t_boom(factor, total, passes)
         log.info("UpscaleThenBoomerang: %dx%d -> %dx%d, %d pass(es) at t_boom %d/%d", image.shape[2],
@@ -106,7 +106,7 @@ class UpscaleThenBoomerang(io.ComfyNode):
                                   tile_batch, "UpscaleThenBoomerang")
         final, _ = run_passes(model, positive, negative, latent, [per_pass] * passes, cfg, sampler, scheduler,
                               steps, seed)
-        pixels = decode(vae, final["samples"], tile_size)[:, :height, :width, :3]
+        pixels = sampling.vae_decode(vae, final["samples"], lambda v, x: decode(v, x, tile_size))[:, :height, :width, :3]
         if color_match != "off":
             pixels = match_channel_stats(pixels, upscaled, channel_dim=-1, mode=color_match).clamp(0.0, 1.0)
         return io.NodeOutput(pixels)

@@ -141,11 +141,18 @@ def test_resize_gives_exact_sizes_and_keeps_constants(method):
     torch.testing.assert_close(out, torch.full_like(out, 0.25), rtol=0, atol=1e-5)
 
 
-def test_pad_to_multiple_replicates_edges():
+def test_pad_to_multiple_mirrors_edges():
     img = torch.rand(1, 10, 13, 3)
     padded, w, h = pad_to_multiple(img, 8)
     assert padded.shape == (1, 16, 16, 3) and (w, h) == (13, 10)
-    assert torch.equal(padded[:, :10, :13], img) and torch.equal(padded[:, 15, 15], img[:, 9, 12])
+    # symmetric padding: rows 10..15 are rows 9..4, columns 13..15 are columns 12..10 (content, no black bars)
+    assert torch.equal(padded[:, :10, :13], img) and torch.equal(padded[:, 15, 15], img[:, 4, 10])
+    assert torch.equal(padded[:, 10:, :13], img.flip(1)[:, :6])
+    # padding longer than the image (issue 20: 1x1 and 1000x10 inputs): it repeats back and forth
+    one, w, h = pad_to_multiple(img[:, :1, :1], 8)
+    assert one.shape == (1, 8, 8, 3) and (w, h) == (1, 1) and torch.equal(one, img[:, :1, :1].expand(1, 8, 8, 3))
+    thin, _, _ = pad_to_multiple(img[:, :3, :1], 8)
+    assert torch.equal(thin[0, :, 0], img[0, [0, 1, 2, 2, 1, 0, 0, 1], 0])
 
 
 @pytest.mark.parametrize("mode", ["mean", "mean_std"])

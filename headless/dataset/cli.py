@@ -16,7 +16,24 @@ EPILOG = """examples:
   python -m headless dataset small/ large/ --preset upscale --factor 4
   python -m headless dataset photos/ out/ --workflow my_boomerang_api.json --ray auto
   python -m headless dataset photos/ out/ --cpu     # the CPU even where ComfyUI would pick a GPU
-Re-running the same command resumes: done items are skipped, changed inputs or settings are redone."""
+Re-running the same command resumes: done items are skipped, changed inputs or settings are redone.
+
+guarantees:
+  inputs are never modified: before any work every input's real path is resolved, and the job is refused
+    (exit 2) if a file it writes would be an input or the list file, if OUTPUT is a file, or if an output path
+    holds a file no job of this folder made
+  one item per input file: a list file's lines are resolved (.. and symlinks) and keyed relative to the list
+    file's folder (or --root); a folder's symlinked sub-folders are followed; two inputs that would share an
+    output path are refused before the job starts, naming both
+  one job per output folder: a second job on the same OUTPUT is refused with the running job's pid, host and
+    start time; a killed job (even by SIGKILL) does not block its resume
+  any image size: images are padded (mirrored edges) to the model's multiple and cropped back, so every output
+    has its input's size (upscale: factor x the size)
+  no silent garbage: NaN/inf from the model or the VAE fails the item with the stage, the dtype and the fix
+  failures are one line in the summary and the manifest; full errors go to OUTPUT/boomerang-errors.log;
+    temporary folders are removed at the end of every run (those of a killed run by the next run)
+exit status: 0 all done, 1 some items failed, 2 refused (bad setting or an unsafe input/output), 3 missing
+  package, 130 interrupted"""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -25,7 +42,11 @@ def parser() -> argparse.ArgumentParser:
                                 description="Run a Boomerang graph over every image of a folder (recursive; png, jpg, "
                                             "jpeg, webp) or of a list file; resumable; optionally on Ray.")
     p.add_argument("input", help="folder of images, or a text file with one image path a line")
-    p.add_argument("output", help="output folder (mirrors the input's relative paths, as PNG; holds the manifest)")
+    p.add_argument("output", help="output folder (mirrors the input's relative paths, as PNG; holds the manifest); "
+                                  "must not hold any input")
+    p.add_argument("--root", help="list files only: the folder the inputs' relative paths (and so the output "
+                                  "paths and seeds) are taken from (default: the list file's folder); every "
+                                  "input must be inside it")
     job = p.add_mutually_exclusive_group()
     job.add_argument("--preset", default="anonymize", help=f"one of {', '.join(PRESETS)} (default anonymize)")
     job.add_argument("--workflow", help="an API-format (or UI-format) workflow with exactly one LoadImage and one "
@@ -79,7 +100,7 @@ def main(argv=None) -> int:
         device = device_from_args(args)
         if args.ray is None:
             device = check_device(device, "--device")
-        result = run_job(spec, args.input, args.output, ray=args.ray, workers=args.workers,
+        result = run_job(spec, args.input, args.output, root=args.root, ray=args.ray, workers=args.workers,
                          retry_failed=args.retry_failed, progress=not args.no_progress, device=device)
     except ValueError as err:
         log.error("%s", err)
@@ -91,11 +112,19 @@ def main(argv=None) -> int:
              result.skipped, len(result.failed), result.seconds,
              f", on {', '.join(sorted(result.devices))}" if result.devices else "",
              f", {result.batches_lost} batch(es) of dead workers redone" if result.batches_lost else "")
-    for rel, copy, reason in result.failed:
-        log.error("FAILED %s (copy %d): %s", rel, copy, reason)
+    for line in failure_lines(result):
+        log.error("%s", line)
     if result.interrupted:
         log.warning("interrupted; run the same command again to resume")
     return result.exit_code
+
+
+def failure_lines(result) -> list[str]:
+    """One line per failed item, then where the full errors are."""
+    lines = [f"FAILED {rel} (copy {copy}): {reason}" for rel, copy, reason in result.failed]
+    if result.error_log is not None:
+        lines.append(f"full errors of the failed items: {result.error_log}")
+    return lines
 
 
 if __name__ == "__main__":

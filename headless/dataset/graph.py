@@ -140,13 +140,14 @@ def preset_template(classes: dict, spec, model: ModelChoice) -> Template:
     sampling = {"model": L["model"], "positive": L["positive"], "negative": L["negative"]}
     graph["image"] = api_node(classes, "LoadImage", image="input.png")
     if spec.preset in ("anonymize", "augment"):
-        graph["encode"] = api_node(classes, "VAEEncode", pixels=["image", 0], vae=L["vae"])
+        # any image size: padded to the model's multiple here, cropped back after decoding
+        graph["encode"] = api_node(classes, "BoomerangVAEEncode", pixels=["image", 0], vae=L["vae"], model=L["model"])
         graph["seeds"] = api_node(classes, SEEDS_NODE, latent=["encode", 0], seeds="0")
         graph["noise"] = api_node(classes, "BoomerangNoise", model=L["model"], latent=["seeds", 0],
                                   t_boom=spec.t_boom, seed=0)
         graph["reverse"] = api_node(classes, "PartialReverseSampler", **sampling, latent=["noise", 0], **settings,
                                     seed=0)
-        graph["decode"] = api_node(classes, "VAEDecode", samples=["reverse", 0], vae=L["vae"])
+        graph["decode"] = api_node(classes, "BoomerangVAEDecode", samples=["reverse", 0], vae=L["vae"])
         last = "decode"
     else:
         graph["upscale"] = api_node(classes, "UpscaleThenBoomerang", image=["image", 0], vae=L["vae"], **sampling,

@@ -31,33 +31,77 @@ class Item:
     pixels: object = None  # HxWx3 uint8 numpy array once loaded
 
 
-def discover(inputs) -> list[Source]:
-    """The input images: a folder (recursive; png/jpg/jpeg/webp; sorted) or a text file with one path a line
-    (relative paths are relative to the list file; the relative path of an item is then the path as listed)."""
-    root = Path(inputs).expanduser()
-    if root.is_dir():
-        files = [p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS]
-        sources = [Source(PurePosixPath(*p.relative_to(root).parts).as_posix(), p) for p in files]
-    elif root.is_file():
-        sources = []
-        for n, line in enumerate(root.read_text().splitlines(), 1):
+def _walk(folder: Path) -> list[Path]:
+    """Image files under ``folder``, following symlinked folders (a link back into a folder already walked, a
+    loop, is logged and skipped; a broken link is logged)."""
+    files, seen = [], set()
+    for current, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(current)
+        if real in seen:
+            log.warning("%s: a symlink loop (it leads back to %s); not walked again", current, real)
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        for name in names:
+            path = Path(current) / name
+            if path.suffix.lower() not in EXTENSIONS:
+                continue
+            if path.is_file():
+                files.append(path)
+            elif path.is_symlink():
+                log.warning("%s: a broken symlink; skipped", path)
+    return files
+
+
+def discover(inputs, root=None) -> list[Source]:
+    """The input images, each with its key ``rel``: the path relative to one stated root.
+
+    A folder (recursive; png/jpg/jpeg/webp; symlinked folders are followed): ``rel`` is the path under the
+    folder as walked. A list file (one path a line; relative paths are relative to the list file): every
+    line is resolved (``..`` and symlinks, as the file system does) and ``rel`` is the resolved path relative
+    to ``root`` (default: the list file's folder); a line outside the root is a ValueError that names it.
+    Lines naming the same file (``a.png``, ``./a.png``) are one input. Sorted by ``rel``."""
+    given = Path(inputs).expanduser()
+    if given.is_dir():
+        if root is not None:
+            raise ValueError(f"--root applies to list files only; received --root {root} with the folder {given}")
+        sources = [Source(PurePosixPath(*p.relative_to(given).parts).as_posix(), p) for p in _walk(given)]
+    elif given.is_file():
+        base = Path(os.path.realpath(Path(root).expanduser() if root is not None else given.parent))
+        if not base.is_dir():
+            raise ValueError(f"--root must be an existing folder; received {root}")
+        sources, lines = [], {}
+        for n, line in enumerate(given.read_text().splitlines(), 1):
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
             path = Path(line).expanduser()
-            full = path if path.is_absolute() else root.parent / path
-            rel = PurePosixPath(*[p for p in path.parts if p not in ("/", "..", ".")]).as_posix()
-            sources.append(Source(rel, full))
+            real = Path(os.path.realpath(path if path.is_absolute() else given.parent / path))
+            if base != real and base not in real.parents:
+                raise ValueError(f"every input of a list file must be inside its root {base} (the list file's "
+                                 f"folder unless --root is given); line {n} of {given}, {line!r}, is {real}: "
+                                 f"pass --root with a folder that holds every input")
+            if real in lines:
+                continue  # the same file named twice: one input
+            lines[real] = n
+            sources.append(Source(PurePosixPath(*real.relative_to(base).parts).as_posix(), real))
     else:
         raise ValueError(f"input must be an existing folder of images or a list file; received {inputs}")
     sources.sort(key=lambda s: s.rel)
-    seen = set()
-    unique = []
-    for s in sources:
-        if s.rel not in seen:
-            seen.add(s.rel)
-            unique.append(s)
-    return unique
+    return sources
+
+
+def check_outputs(sources: list[Source], copies: int) -> None:
+    """A ValueError naming both inputs when two of them would be written to the same output path."""
+    owners: dict[str, str] = {}
+    for src in sources:
+        for copy in range(copies):
+            out = output_path(src.rel, copy, copies)
+            if out in owners and owners[out] != src.rel:
+                raise ValueError(f"two inputs would be written to the same output {out}: {owners[out]} and "
+                                 f"{src.rel}; rename one of them (outputs are PNG files named after the input)")
+            owners[out] = src.rel
 
 
 def item_seed(base_seed: int, rel: str, copy: int) -> int:

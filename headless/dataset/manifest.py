@@ -59,6 +59,10 @@ class Manifest:
             out[rel] = (size, mtime, h)
         return out
 
+    def outputs(self) -> set[str]:
+        """The relative output paths of every item ever planned here (the files a job of this folder made)."""
+        return {row[0] for row in self.db.execute("SELECT output FROM items")}
+
     def plan(self, entries: list[dict]):
         """Upsert items to do as pending: each entry has rel, copy, params_hash, input_hash, input_size,
         input_mtime_ns, seed, output."""

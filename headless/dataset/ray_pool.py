@@ -74,6 +74,9 @@ class DatasetActor:
     def run(self, batch):
         return self.worker.run(batch)
 
+    def close(self):
+        self.worker.close()  # its temporary folders; an actor killed before this leaves them to the next run
+
 
 class RayExecutor:
     def __init__(self, spec, address, workers=None, device=None):
@@ -154,6 +157,10 @@ class RayExecutor:
         return bool(self.inflight or self.pings)
 
     def close(self):
+        try:
+            self.ray.get([actor.close.remote() for actor in self.actors], timeout=60)
+        except Exception as err:  # noqa: BLE001 - a dead actor's folders are removed by the next run
+            log.info("not every worker closed cleanly (%s)", type(err).__name__)
         for actor in self.actors:
             self.ray.kill(actor)
         if self.owns_cluster:

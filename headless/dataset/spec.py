@@ -9,7 +9,7 @@ from pathlib import Path
 PRESETS = ("anonymize", "augment", "upscale")
 DEFAULT_T_BOOM = {"anonymize": 500, "augment": 300, "upscale": 0}  # upscale: 0 = automatic from the factor
 MAX_SEED = (1 << 64) - 1
-FORMAT_VERSION = 1  # bump when the outputs of an unchanged spec would change
+FORMAT_VERSION = 2  # bump when the outputs of an unchanged spec would change (2: padded to any size, issue 20)
 
 
 def _check(name: str, value, low, high, kind: str = "an integer"):

@@ -9,13 +9,40 @@ import io
 import json
 import logging
 import shutil
-import tempfile
+import traceback
 import uuid
 from pathlib import Path
 
 from .graph import preset_template, workflow_template
 
 log = logging.getLogger("boomerang.dataset")
+MAX_REASON = 400  # characters of a failure reason in the manifest and the summary
+
+
+def one_line(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= MAX_REASON else text[:MAX_REASON - 3] + "..."
+
+
+def failure(err: Exception) -> tuple[str, str]:
+    """(one-line reason, full report) of an item's failure. For a ComfyUI graph error the reason is the failing
+    node's exception type and message; the report has ComfyUI's whole error (traceback included)."""
+    details = getattr(err, "details", None)
+    if isinstance(details, list):  # execution errors: [(event, data)] with ComfyUI's exception fields
+        for _event, data in details:
+            if isinstance(data, dict) and "exception_message" in data:
+                kind = str(data.get("exception_type", "Exception")).rsplit(".", 1)[-1]
+                node = str(data.get("node_id", "")).split("__")[0]  # the node of the job's graph (copies are node__k)
+                where = f" in node {node} ({data.get('node_type')})" if data.get("node_type") else ""
+                report = ("Traceback (most recent call last):\n" + "".join(data.get("traceback") or [])
+                          + f"{data.get('exception_type')}{where}: {data['exception_message']}")
+                return one_line(f"{kind}{where}: {data['exception_message']}"), report
+    if isinstance(details, dict) and isinstance(details.get("error"), dict):  # validation: ComfyUI's error dict
+        error = details["error"]
+        reason = f"{type(err).__name__}: {error.get('message', '')}: {error.get('details', '')}"
+        return one_line(reason), json.dumps(details, indent=1, default=str)
+    report = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    return one_line(f"{type(err).__name__}: {err}"), report
 
 
 def encode_png(image, text: dict) -> bytes:
@@ -39,8 +66,8 @@ class Worker:
         from headless.models import choose_model
 
         self.spec = spec
-        self.rt = runtime or headless.ComfyRuntime(io_dir=Path(tempfile.mkdtemp(prefix="boomerang-dataset-")),
-                                                   device=device).boot()
+        self.owns_runtime = runtime is None  # a runtime made here is closed (its temporary folders removed) by close()
+        self.rt = runtime or headless.ComfyRuntime(device=device).boot()
         self.device = self.rt.device
         import comfy.utils
 
@@ -60,21 +87,27 @@ class Worker:
         self.input_dir = Path(self.rt.folder_paths.get_input_directory())
         self.output_dir = Path(self.rt.folder_paths.get_output_directory())
 
+    def close(self):
+        if self.owns_runtime:
+            self.rt.close()
+
     def describe(self) -> str:
         m = self.meta
         return (f"{self.template.origin}, model {m.get('model')}, t_boom {m.get('t_boom')}, "
                 f"sampler {m.get('sampler')}, steps {m.get('steps')}, on {self.rt.device} ({self.rt.device_name})")
 
     def run(self, batch: list[dict]) -> list[dict]:
-        """Items {rel, copy, seed, pixels} -> [{rel, copy, png} or {rel, copy, error}], in order. A batch whose
-        graph fails is retried item by item, so one bad item does not fail its neighbours."""
+        """Items {rel, copy, seed, pixels} -> [{rel, copy, png} or {rel, copy, error, report}], in order: error is
+        one line, report the full error. A batch whose graph fails is retried item by item, so one bad item does
+        not fail its neighbours."""
         try:
             return self._run(batch)
         except Exception as err:  # noqa: BLE001 - reported per item, the job goes on
+            reason, report = failure(err)
             if len(batch) == 1:
                 return [{"rel": batch[0]["rel"], "copy": batch[0]["copy"], "device": self.device,
-                     "error": f"graph failed: {err}"}]
-            log.warning("a batch of %d failed (%s); running its items one by one", len(batch), str(err)[:200])
+                         "error": reason, "report": report}]
+            log.warning("a batch of %d failed (%s); running its items one by one", len(batch), reason)
             return [r for item in batch for r in self.run([item])]
 
     def _run(self, batch: list[dict]) -> list[dict]:

@@ -20,7 +20,7 @@ import latent_preview
 from comfy.k_diffusion import sampling as k_sampling
 
 from ...boomerang import noise as bnoise
-from ...boomerang.errors import BoomerangInputError, check_int_range
+from ...boomerang.errors import BoomerangInputError, check_finite, check_int_range
 from ...boomerang.sampler import FIXED_SMALL, sample_boomerang_exact
 from ...boomerang.schedule import LevelTable, check_fast_schedule, describe_level, integer_grid
 
@@ -98,6 +98,59 @@ def latent_in(model, samples: torch.Tensor) -> torch.Tensor:
     return samples
 
 
+MODEL_FIX = ("run the model in float32 (the loader's weight_dtype float32, or start ComfyUI with --force-fp32), "
+             "or lower cfg")
+VAE_FIX = "run the VAE in float32: start ComfyUI with --fp32-vae"
+PADS_FOR_YOU = ("Encode with Boomerang VAE Encode (it pads the image to the model's multiple; Boomerang VAE Decode "
+                "crops it back), or use UpscaleThenBoomerang, or the dataset presets, which pad for you")
+
+
+def network_multiple(model) -> int:
+    """The multiple, in latent samples, that the model's network needs the latent's height and width to be.
+
+    The one place this is read: a diffusion model that cannot take every size says so with an int attribute
+    ``spatial_multiple`` (the pack's diffusers pixel UNets: 2 ** their downsampling blocks, read from the loaded
+    network). ComfyUI's own networks take any size: its UNetModel upsamples each level to its skip connection's
+    size, and its DiT models (SD3, Flux, ...) pad to their patch size inside ``forward``; so 1 for them."""
+    network = model.get_model_object("diffusion_model")
+    multiple = getattr(network, "spatial_multiple", 1)
+    return int(multiple) if isinstance(multiple, int) and multiple >= 1 else 1
+
+
+def image_multiple(model, vae) -> int:
+    """The multiple, in pixels, that an image's height and width must be for ``vae`` then ``model``: the VAE's
+    own compression ratio (``spacial_compression_encode``) times the network's multiple."""
+    return int(vae.spacial_compression_encode()) * network_multiple(model)
+
+
+def model_dtype(model) -> str:
+    """The dtype the model's network computes in (its weights' dtype, or the manual cast dtype)."""
+    base = getattr(model, "model", None)
+    cast = getattr(base, "manual_cast_dtype", None)
+    weights = model.model_dtype() if hasattr(model, "model_dtype") else None
+    return str(cast or weights or "an unknown dtype").replace("torch.", "")
+
+
+def vae_dtype(vae) -> str:
+    return str(getattr(vae, "vae_dtype", "an unknown dtype")).replace("torch.", "")
+
+
+def check_model_output(model, samples: torch.Tensor) -> torch.Tensor:
+    return check_finite(samples, "the model", model_dtype(model), MODEL_FIX)
+
+
+def vae_encode(vae, pixels: torch.Tensor, encode=None) -> torch.Tensor:
+    """``vae_encode_images`` (or ``encode(vae, pixels)``), checked for NaN/inf."""
+    samples = vae_encode_images(vae, pixels) if encode is None else encode(vae, pixels)
+    return check_finite(samples, "VAE encode", vae_dtype(vae), VAE_FIX)
+
+
+def vae_decode(vae, samples: torch.Tensor, decode=None) -> torch.Tensor:
+    """``vae_decode_images`` (or ``decode(vae, samples)``), checked for NaN/inf."""
+    pixels = vae_decode_images(vae, samples) if decode is None else decode(vae, samples)
+    return check_finite(pixels, "VAE decode", vae_dtype(vae), VAE_FIX)
+
+
 EMPTY_LATENT_EXTRAS = ("downscale_ratio_spacial", "downscale_ratio_temporal")  # newer ComfyUI's empty latents
 
 
@@ -127,6 +180,14 @@ def model_latent(model, latent: dict, input_name: str = "latent") -> dict:
                 2: "[batch, channels, height, width]"}.get(dims, f"{dims + 2}-D")
         raise BoomerangInputError(input_name, f"a latent of shape {kind}", f"shape {tuple(fixed.shape)}",
                                   "Encode the image with this model's VAE")
+    multiple = network_multiple(model)
+    height, width = fixed.shape[-2], fixed.shape[-1]
+    if height % multiple or width % multiple:
+        raise BoomerangInputError(
+            input_name, f"a latent whose height and width are multiples of {multiple} (what this model's network "
+            f"takes)", f"{height} x {width} (height x width)", PADS_FOR_YOU)
+    check_finite(fixed, f"VAE encode (or the node that made this node's {input_name})", fixed.dtype,
+                 f"if it came from VAE Encode, {VAE_FIX}")
     return latent
 
 
@@ -318,7 +379,7 @@ def reverse(model, positive, negative, latent: dict, cfg: float, sampler: str, s
     callback = progress_callback(model, len(sigmas) - 1)
     result = guider.sample(eps, x0.float(), ksampler, sigmas, denoise_mask=latent.get("noise_mask"),
                            callback=callback, disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
-    out["samples"] = result.to(comfy.model_management.intermediate_device())
+    out["samples"] = check_model_output(model, result).to(comfy.model_management.intermediate_device())
     return out
 
 

@@ -6,6 +6,8 @@
 * BoomerangTestCapture: an output node that hands LATENT/IMAGE tensors back to the test process.
 * BoomerangTestObject: hands the graph what the test process put in ``OBJECTS[key]`` (a MODEL, VAE,
   CONDITIONING, IMAGE or LATENT built in memory, e.g. the tiny model families of tests/harness/families.py).
+* BoomerangTestNaNModel / BoomerangTestNaNVAE: a model (through a model_function_wrapper) or a VAE (its decode)
+  that returns NaN, as fp16 models and VAEs do on real rigs now and then.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import comfy.latent_formats
 import comfy.model_base
 import comfy.model_management
 import comfy.model_patcher
+import comfy.pixel_space_convert
+import comfy.sd
 import comfy.supported_models_base
 from comfy_api.latest import ComfyExtension, io
 
@@ -149,9 +153,46 @@ class BoomerangTestObject(io.ComfyNode):
         return io.NodeOutput(*(entry.get(name) for name in OBJECT_OUTPUTS))
 
 
+def _nan_wrapper(apply_model, args):
+    out = apply_model(args["input"], args["timestep"], **args["c"])
+    return out * float("nan")
+
+
+class BoomerangTestNaNModel(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(node_id="BoomerangTestNaNModel", category="_boomerang_tests",
+                         inputs=[io.Model.Input("model")], outputs=[io.Model.Output()])
+
+    @classmethod
+    def execute(cls, model) -> io.NodeOutput:
+        clone = model.clone()
+        clone.set_model_unet_function_wrapper(_nan_wrapper)
+        return io.NodeOutput(clone)
+
+
+class _NaNDecoder(comfy.pixel_space_convert.PixelspaceConversionVAE):
+    def decode(self, z, *args, **kwargs):
+        return super().decode(z, *args, **kwargs) * float("nan")
+
+
+class BoomerangTestNaNVAE(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(node_id="BoomerangTestNaNVAE", category="_boomerang_tests",
+                         inputs=[], outputs=[io.Vae.Output()])
+
+    @classmethod
+    def execute(cls) -> io.NodeOutput:
+        vae = comfy.sd.VAE(sd={"pixel_space_vae": torch.tensor(1.0)})  # ComfyUI's pass-through pixel VAE
+        vae.first_stage_model = _NaNDecoder()  # whose decoder returns NaN
+        return io.NodeOutput(vae)
+
+
 class _TestExtension(ComfyExtension):
     async def get_node_list(self):
-        return [BoomerangTestOracleModel, BoomerangTestLatent, BoomerangTestCapture, BoomerangTestObject]
+        return [BoomerangTestOracleModel, BoomerangTestLatent, BoomerangTestCapture, BoomerangTestObject,
+                BoomerangTestNaNModel, BoomerangTestNaNVAE]
 
 
 async def comfy_entrypoint():
