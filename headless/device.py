@@ -47,10 +47,29 @@ def check_device(device, option: str = "device") -> str | None:
     return "cuda" if index is None else f"cuda:{index}"
 
 
+def has_accelerator() -> bool:
+    """Whether torch sees a device ComfyUI's ``get_torch_device`` would pick over the CPU (CUDA or ROCm, MPS,
+    XPU, NPU, MLU). ComfyUI started without ``--cpu`` on a machine with none of them stops at import time
+    (a CUDA build of torch without a driver), so the runtime's default falls back to the CPU there."""
+    import torch
+
+    if torch.cuda.is_available():
+        return True
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return True
+    for name in ("xpu", "npu", "mlu"):
+        backend = getattr(torch, name, None)
+        if backend is not None and callable(getattr(backend, "is_available", None)) and backend.is_available():
+            return True
+    return False
+
+
 def comfy_arguments(device: str | None) -> list[str]:
-    """ComfyUI's command-line arguments for a checked request (``check_device``'s result)."""
+    """ComfyUI's command-line arguments for a checked request (``check_device``'s result). No request: ComfyUI's
+    own choice, which is the CPU (``--cpu``) where torch sees no accelerator."""
     kind, index = parse_device(device)
-    if kind == "cpu":
+    if kind == "cpu" or (kind is None and not has_accelerator()):
         return ["--cpu"]
     if index is not None:
         return ["--cuda-device", str(index)]

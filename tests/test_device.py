@@ -20,7 +20,7 @@ from testkit.dataset_helpers import REPO, write_digits
 from headless.dataset import JobSpec, run_job
 from headless.dataset.manifest import FILENAME, Manifest
 from headless.dataset.ray_pool import actor_plan
-from headless.device import ALLOWED, check_device, comfy_arguments, parse_device
+from headless.device import ALLOWED, check_device, comfy_arguments, has_accelerator, parse_device
 
 NO_GPU = not torch.cuda.is_available()
 needs_no_gpu = pytest.mark.skipif(not NO_GPU, reason="the refusal is for machines without a CUDA device")
@@ -57,9 +57,16 @@ def test_cpu_is_honoured_by_the_booted_comfyui(comfy):
     assert str(mm.get_torch_device()) == "cpu"
     parser = cli_args.parser  # ComfyUI's own parser reads our arguments as meant
     assert parser.parse_args(comfy_arguments("cpu")).cpu is True
-    assert parser.parse_args(comfy_arguments(None)).cpu is False
     cuda1 = parser.parse_args(comfy_arguments("cuda:1"))
     assert cuda1.cpu is False and int(cuda1.cuda_device) == 1
+
+
+@needs_no_gpu
+def test_default_device_without_accelerator_is_the_cpu():
+    """Regression: ComfyUI's own choice on a machine whose torch sees no accelerator (a CUDA build, no driver)
+    stops ComfyUI at import ("Found no NVIDIA driver"); the default boots it with --cpu there."""
+    assert has_accelerator() is False
+    assert comfy_arguments(None) == ["--cpu"]
 
 
 @needs_no_gpu
