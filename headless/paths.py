@@ -11,6 +11,9 @@ from pathlib import Path
 
 PACK_ROOT = Path(__file__).resolve().parents[1]
 COMFYUI_VERSION = "0.3.75"  # what devtools/setup_env.py unpacks when COMFYUI_PATH is not set
+# The newest ComfyUI frontend (PyPI comfyui-frontend-package) that the browser tests also run, in both renderers;
+# devtools/setup_env.py unpacks it next to ComfyUI and the tests serve it with main.py --front-end-root.
+NEWEST_FRONTEND = "1.58.1"
 
 
 def cache_dir() -> Path:
@@ -22,3 +25,8 @@ def comfyui_dir() -> Path:
     if env:
         return Path(env).resolve()
     return cache_dir() / f"comfyui-{COMFYUI_VERSION}"
+
+
+def frontend_root(version: str = NEWEST_FRONTEND) -> Path:
+    """The static folder of an unpacked comfyui-frontend-package, for ``main.py --front-end-root``."""
+    return cache_dir() / f"frontend-{version}" / "comfyui_frontend_package" / "static"

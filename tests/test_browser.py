@@ -1,200 +1,298 @@
-"""The real frontend in a real browser: ComfyUI's server (main.py --cpu) with the pack and the pinned frontend
-package, Debian's Chromium driven by Playwright. Every shipped workflow is loaded through the UI, checked for
-missing or red nodes, queued, and waited for; a screenshot of each goes to test-artifacts/browser/."""
+"""The real frontend in a real browser: ComfyUI's server (main.py --cpu) with the pack, Debian's Chromium driven by
+Playwright, in three configurations: the frontend ComfyUI 0.3.75 pins (1.32.9) and the newest one (setup_env unpacks
+comfyui-frontend-package NEWEST_FRONTEND; served with --front-end-root), the latter both in the classic canvas and in
+"Nodes 2.0" (setting Comfy.VueNodes.Enabled). Every shipped workflow is loaded in each: no missing or red node, the
+t_boom level line shown as text on every Boomerang node, the API prompt the frontend builds equal to the workflow's
+API twin. Each configuration queues the workflows of QUEUED and waits for them; the face reports must then be shown
+as text. The help page of every node opens. Screenshots go to test-artifacts/browser/."""
 import json
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-from testkit.runtime import tiny_checkpoint, write_photo
+from headless.paths import NEWEST_FRONTEND, frontend_root
+from testkit.browser import (
+    CHROME_ARGS,
+    FACE_NODES,
+    LEVEL_NODES,
+    REPO,
+    fit_view,
+    get_json,
+    load_workflow,
+    overlaps,
+    post_setting,
+    problems,
+    prompt,
+    rectangles,
+    shown_texts,
+    start_server,
+)
 
-REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("BOOMERANG_CHROMIUM", "/usr/bin/chromium")
 SHOTS = REPO / "test-artifacts" / "browser"
 NAMES = ["anonymize_faces", "anonymize_faces_in_photo", "pre_4x", "pre_8x", "pre_16x", "pre_cascade", "augment_dataset"]
-BADGE = 24  # room above a node's title bar for the frontend's node-source badge
-CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str, timeout: float = 5.0):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return json.loads(r.read())
+FACES = ["anonymize_faces_in_photo"]  # the workflows with face nodes
+# (frontend, renderer): "pinned" is the frontend package ComfyUI's requirements.txt pins (1.32.9 for 0.3.75).
+CONFIGS = ["pinned-classic", f"{NEWEST_FRONTEND}-classic", f"{NEWEST_FRONTEND}-nodes2"]
+# The pinned frontend runs every workflow (as before the newest one came); the newest runs the face workflow and one
+# Boomerang workflow in each renderer (in this order the face nodes run again for the second renderer: ComfyUI's
+# cache keeps only the previous prompt's results, and a cached node sends its report to no page). Every prompt of
+# every configuration is checked against the workflow's API twin, which tests/test_workflows.py executes.
+NEWEST_QUEUED = FACES + ["pre_4x"]
+QUEUED = {CONFIGS[0]: NAMES, CONFIGS[1]: NEWEST_QUEUED, CONFIGS[2]: NEWEST_QUEUED}
 
 
 @pytest.fixture(scope="module")
-def server(comfy):
-    """ComfyUI's own server on a free loopback port, with the pack linked into its custom_nodes."""
-    base = Path(tempfile.mkdtemp(prefix="boomerang-server-"))
-    (base / "custom_nodes").mkdir()
-    (base / "custom_nodes" / "comfyui-boomerang").symlink_to(REPO, target_is_directory=True)
-    (base / "models" / "checkpoints").mkdir(parents=True)
-    # The workflows name the SD1.5 checkpoint; here that name is the tiny generated one.
-    ckpt = Path(comfy.folder_paths.get_full_path("checkpoints", tiny_checkpoint(comfy)))
-    (base / "models" / "checkpoints" / "v1-5-pruned-emaonly.safetensors").symlink_to(ckpt)
-    (base / "input").mkdir()
-    # A 32 x 32 photo keeps the 16x workflow at 512 x 512 here; tests/test_workflows.py checks the exact sizes
-    # of every workflow at 64 x 64 through the executor.
-    photo = write_photo(base / "input", 32)
-    shutil.copy(base / "input" / photo, base / "input" / "example.png")
-    port = _free_port()
-    log = open(base / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, str(comfy.root / "main.py"), "--cpu", "--listen", "127.0.0.1",
-                             "--port", str(port), "--base-directory", str(base)],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=str(comfy.root))
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"ComfyUI server exited: {(base / 'server.log').read_text()[-3000:]}")
-        try:
-            if "BoomerangNoise" in _get(f"{url}/object_info/BoomerangNoise"):
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("ComfyUI server did not start within 120 s")
-    # A fresh user: skip the first-run template browser, which would cover the canvas in the screenshots.
-    req = urllib.request.Request(f"{url}/settings/Comfy.TutorialCompleted", data=b"true", method="POST",
-                                 headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(req, timeout=10).close()
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+def servers(comfy):
+    started = {}
+
+    def get(frontend: str):
+        if frontend not in started:
+            root = None if frontend == "pinned" else frontend_root(frontend)
+            started[frontend] = start_server(comfy, root)
+        return started[frontend]
+
+    yield get
+    for server in started.values():
+        server.stop()
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser():
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).is_file(), f"{CHROMIUM} missing: the setup installs Debian's chromium"
-    profile = tempfile.mkdtemp(prefix="boomerang-chromium-")
     with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
-                                                       args=CHROME_ARGS, viewport={"width": 1280, "height": 800})
-        pg = browser.pages[0] if browser.pages else browser.new_page()
-        pg.goto(server)
-        pg.wait_for_function("() => window.app && window.app.graph && window.LiteGraph", timeout=120_000)
-        pg.wait_for_timeout(1500)
-        pg.keyboard.press("Escape")  # the first-run template browser
-        yield pg
-        browser.close()
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROME_ARGS)
+        yield b
+        b.close()
 
 
-def _load(page, name: str):
-    wf = json.loads((REPO / "workflows" / f"{name}.json").read_text())
-    page.evaluate("async (wf) => { await window.app.loadGraphData(wf); }", wf)
-    page.keyboard.press("Escape")
-    page.wait_for_timeout(500)
+class UI:
+    def __init__(self, config, server, page):
+        self.config, self.server, self.page = config, server, page
+        self.url = server.url
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{self.config}_{name}.png"))
 
 
-def _problems(page):
-    return page.evaluate("""() => {
-        const known = window.LiteGraph.registered_node_types;
-        const nodes = window.app.graph._nodes;
-        return {
-          missing: nodes.filter(n => !(n.type in known)).map(n => n.type),
-          red: nodes.filter(n => n.has_errors).map(n => n.type),
-          count: nodes.length,
-        };
-    }""")
+@pytest.fixture(scope="module", params=CONFIGS)
+def ui(request, servers, browser):
+    config = request.param
+    frontend, renderer = config.rsplit("-", 1)
+    server = servers(frontend)
+    post_setting(server.url, "Comfy.VueNodes.Enabled", renderer == "nodes2")
+    # Screenshots of the whole canvas: no minimap over it, no side panel left open by the previous configuration.
+    post_setting(server.url, "Comfy.Minimap.Visible", False)
+    post_setting(server.url, "Comfy.RightSidePanel.IsOpen", False)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    # Only the loopback: the frontend's calls to outside sites (release notes, fonts, telemetry) fail at once.
+    context.route(lambda url: not url.startswith(server.url), lambda route: route.abort())
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server.url)
+    page.wait_for_function("() => window.app && window.app.graph && window.LiteGraph", timeout=120_000)
+    page.wait_for_timeout(1500)
+    page.keyboard.press("Escape")  # the first-run template browser
+    version = page.evaluate("() => window.__COMFYUI_FRONTEND_VERSION__ ?? ''")
+    assert version == (metadata.version("comfyui-frontend-package") if frontend == "pinned" else frontend)
+    vue = page.evaluate("() => !!window.app.extensionManager?.setting?.get?.('Comfy.VueNodes.Enabled')")
+    assert vue == (renderer == "nodes2")
+    yield UI(config, server, page)
+    assert [e for e in errors if "boomerang" in e.lower()] == []
+    context.close()
 
 
-def _rectangles(page):
-    """Every node's rectangle as the frontend lays it out: [x, y, w, h] with the title bar (getBounding); the
-    same from pos/size plus LiteGraph's title height as a cross-check; and that plus the strip above the title
-    where the frontend draws a custom node's pack badge ("comfyui-boomerang", about 22 px high)."""
-    return page.evaluate("""() => window.app.graph._nodes.map(n => {
-        const th = window.LiteGraph.NODE_TITLE_HEIGHT;
-        return {id: n.id, title: n.title, bounding: Array.from(n.getBounding()).slice(0, 4),
-                own: [n.pos[0], n.pos[1] - th, n.size[0], n.size[1] + th],
-                badge: [n.pos[0], n.pos[1] - th - BADGE, n.size[0], n.size[1] + th + BADGE]};
-    })""".replace("BADGE", str(BADGE)))
+def _level_lines_shown(ui, name: str) -> list[dict]:
+    rows = shown_texts(ui.page, "boomerang_level", LEVEL_NODES)
+    assert bool(rows) == (name not in FACES), rows  # the face workflow has no node with a level line
+    for row in rows:
+        assert row["expected"].startswith("t_boom"), row
+        assert row["shown"] == row["expected"], f"{ui.config}: level line of {row['type']} #{row['id']}: {row}"
+        assert row["scrollHeight"] <= row["clientHeight"] + 1, f"{ui.config}: level line clipped: {row}"
+    return rows
 
 
-def _overlaps(rects, key):
-    bad = []
-    for i, a in enumerate(rects):
-        for b in rects[i + 1:]:
-            (ax, ay, aw, ah), (bx, by, bw, bh) = a[key], b[key]
-            if ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah:
-                bad.append(f"{a['title']} #{a['id']} {a[key]} overlaps {b['title']} #{b['id']} {b[key]}")
-    return bad
+def _declared_inputs(ui, api: dict) -> dict:
+    """The prompt without inputs its node types do not declare (frontend 1.32.9 sends PreviewAny's display text as
+    'preview'; ComfyUI ignores such inputs)."""
+    out = {}
+    for node_id, node in api.items():
+        info = get_json(f"{ui.url}/object_info/{node['class_type']}")[node["class_type"]]["input"]
+        declared = {**info.get("required", {}), **info.get("optional", {})}
+        out[node_id] = {**node, "inputs": {k: v for k, v in node["inputs"].items() if k in declared}}
+    return out
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_no_two_nodes_overlap_in_the_frontend(page, name):
-    """Regression (issue 10): the note covered the positive prompt's title, Save Image nodes covered VAE Decode,
-    and each strip row's Boomerang label ran under the next row's title bar."""
-    _load(page, name)
-    rects = _rectangles(page)
-    assert len(rects) > 3
-    assert _overlaps(rects, "bounding") == [] and _overlaps(rects, "own") == [] and _overlaps(rects, "badge") == []
-    page.evaluate("() => window.app.extensionManager?.command?.execute?.('Comfy.Canvas.FitView')")
-    page.wait_for_timeout(300)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"layout_{name}.png"))
+def test_workflow_loads_with_its_level_lines_in_the_frontend(ui, name):
+    """No missing or red node; every Boomerang node shows its level line as text (issue 17: Nodes 2.0 showed none);
+    the prompt the frontend builds is the workflow's API twin (the text widgets add nothing to it); in the classic
+    canvas no two nodes overlap (issue 10: the note covered a title, labels ran under the next row's title)."""
+    load_workflow(ui.page, name)
+    found = problems(ui.page)
+    assert found["missing"] == [] and found["red"] == [] and found["count"] > 3, found
+    twin = json.loads((REPO / "workflows" / "api" / f"{name}.json").read_text())
+    assert _declared_inputs(ui, prompt(ui.page)) == {k: {"class_type": v["class_type"], "inputs": v["inputs"]}
+                                                    for k, v in twin.items()}
+    if ui.config.endswith("-classic"):
+        rects = rectangles(ui.page)
+        assert overlaps(rects, "bounding") == [] and overlaps(rects, "own") == [] and overlaps(rects, "badge") == []
+    fit_view(ui.page)
+    ui.shot(f"layout_{name}")
+    _level_lines_shown(ui, name)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_workflow_loads_queues_and_finishes_in_the_browser(server, page, name):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    _load(page, name)
-    before = _problems(page)
-    assert before["missing"] == [] and before["red"] == [] and before["count"] > 3
-    history_before = set(_get(f"{server}/history"))
-    page.evaluate("async () => { await window.app.queuePrompt(0, 1); }")
+@pytest.mark.parametrize("ui,name", [(c, n) for c in CONFIGS for n in QUEUED[c]], indirect=["ui"])
+def test_workflow_queues_and_finishes_in_the_browser(ui, name):
+    load_workflow(ui.page, name)
+    history_before = set(get_json(f"{ui.url}/history"))
+    ui.page.evaluate("async () => { await window.app.queuePrompt(0, 1); }")
     deadline = time.time() + 1200
     prompt_id = None
     while time.time() < deadline:
-        new = set(_get(f"{server}/history")) - history_before
+        new = set(get_json(f"{ui.url}/history")) - history_before
         if new:
             prompt_id = new.pop()
             break
-        time.sleep(1.0)
+        time.sleep(0.5)
     assert prompt_id, f"{name} did not finish within 1200 s"
-    entry = _get(f"{server}/history/{prompt_id}")[prompt_id]
+    entry = get_json(f"{ui.url}/history/{prompt_id}")[prompt_id]
     assert entry["status"]["status_str"] == "success", entry["status"]
-    images = [img for out in entry["outputs"].values() for img in out.get("images", [])]
-    assert images, f"{name} produced no image"
-    page.wait_for_timeout(500)
-    after = _problems(page)
-    assert after["missing"] == [] and after["red"] == []
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    outputs = entry["outputs"]
+    assert [img for out in outputs.values() for img in out.get("images", [])], f"{name} produced no image"
+    ui.page.wait_for_timeout(800)
+    found = problems(ui.page)
+    assert found["missing"] == [] and found["red"] == []
+    fit_view(ui.page)
+    ui.shot(name)
+    # After a run each Boomerang node shows the server's own level text (its "text" UI output).
+    for row in _level_lines_shown(ui, name):
+        server_text = outputs.get(row["id"], {}).get("text", [None])[0]
+        if server_text and row["type"] != "BoomerangSigmas":
+            assert row["shown"].startswith(server_text), (row, server_text)
+    reports = shown_texts(ui.page, "boomerang_report", FACE_NODES)
+    ran = [row for row in reports if "text" in outputs.get(row["id"], {})]  # a face node no output needs stays idle
+    assert bool(ran) == (name in FACES), reports
+    for row in reports:
+        if row not in ran:
+            assert row["shown"] == "", row
+            continue
+        server_lines = outputs[row["id"]]["text"][0].split("\n")
+        assert row["shown"] == row["expected"] != "", row
+        assert row["expected"].split("\n")[:11] == server_lines[:11], (row, server_lines)
+        assert row["scrollHeight"] <= row["clientHeight"] + 1, f"{ui.config}: report clipped: {row}"
 
 
-def test_t_boom_label_updates_when_the_widget_changes(page):
-    _load(page, "augment_dataset")
+def _help_pages():
+    pages = {}
+    for md in sorted((REPO / "web" / "docs").glob("*.md")):
+        heading = next(line for line in md.read_text().splitlines() if line.startswith("# "))
+        pages[md.stem] = heading[2:].strip()
+    return pages
+
+
+def test_every_help_page_opens(ui):
+    """Select a node of each kind, press the selection toolbox's info button: the pack's web/docs page renders
+    (its heading), with its pictures loaded."""
+    page = ui.page
+    page.evaluate("() => window.app.graph.clear()")
+    for node_type, heading in _help_pages().items():
+        page.evaluate("""(type) => {
+            window.app.graph.clear();
+            const node = window.LiteGraph.createNode(type);
+            // Mid-screen, clear of the panels where either frontend opens the help (left or right).
+            node.pos = window.app.canvas.convertOffsetToCanvas([560, 300]);
+            window.app.graph.add(node);
+            window.app.canvas.deselectAll?.();
+            window.app.canvas.selectNode(node);
+            window.app.canvas.setDirty(true, true);
+        }""", node_type)
+        page.locator('[data-testid="info-button"]').first.click(timeout=10_000)
+        title = page.get_by_role("heading", name=heading, exact=True)
+        title.first.wait_for(state="visible", timeout=10_000)
+        images = page.evaluate("""() => [...document.querySelectorAll('.comfy-markdown-content img, .markdown img')]
+            .map(img => ({src: img.src, ok: img.complete && img.naturalWidth > 0}))""")
+        if "![" in (REPO / "web" / "docs" / f"{node_type}.md").read_text():
+            assert images and all(i["ok"] for i in images), (node_type, images)
+        if node_type == "BoomerangTiledModel":
+            ui.shot("help_BoomerangTiledModel")
+
+
+def test_t_boom_label_updates_when_the_widget_changes(ui):
+    page = ui.page
+    load_workflow(page, "augment_dataset")
     read = """(value) => {
         const node = window.app.graph._nodes.find(n => n.comfyClass === "Boomerang");
         const w = node.widgets.find(w => w.name === "t_boom");
         w.value = value; w.callback?.(value);
         window.app.graph.setDirtyCanvas(true, true);
-        return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(node.boomerangLabel))));
+        return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() =>
+            r([node.boomerangLabel, node.widgets.find(w => w.name === "boomerang_level").element.innerText]))));
     }"""
-    assert page.evaluate(read, 400) == "t_boom 400/1000 (40%) - local sample · 20 model evaluations"
-    assert page.evaluate(read, 1000) == "t_boom 1000/1000 (100%) - global sample · 20 model evaluations"
-    assert page.evaluate(read, 0) == "t_boom 0/1000 (0%) - identity"
-    _load(page, "pre_16x")
-    label = page.evaluate("() => window.app.graph._nodes.find(n => n.comfyClass === 'UpscaleThenBoomerang').boomerangLabel")
+    for value, text in [(400, "t_boom 400/1000 (40%) - local sample · 20 model evaluations"),
+                        (1000, "t_boom 1000/1000 (100%) - global sample · 20 model evaluations"),
+                        (0, "t_boom 0/1000 (0%) - identity")]:
+        assert page.evaluate(read, value) == [text, text]
+    load_workflow(page, "pre_16x")
+    label = page.evaluate("() => window.app.graph._nodes.find(n => n.comfyClass === 'UpscaleThenBoomerang')"
+                          ".boomerangLabel")
     assert label == "t_boom auto 600/1000 (60%) - local sample · 20 model evaluations"
-    page.screenshot(path=str(SHOTS / "label_pre_16x.png"))
+    fit_view(page)
+    ui.shot("label_pre_16x")
+
+
+# ComfyUI 0.38.1's comfy/samplers.py (Comfy-Org/ComfyUI at 311c01406130b2acbe8ab291043502de26cf3871), read:
+# KSAMPLER_NAMES + ["ddim", "uni_pc", "uni_pc_bh2"]. The three samplers 0.3.75 lacks are counted from that
+# commit's source instead of measured: exp_heun_2_x0(_sde) call sample_seeds_2 with r=1 (as seeds_2), and
+# cfgpp_ud10_ab evaluates the model once per step.
+SAMPLERS_0_38_1 = [
+    "euler", "euler_cfg_pp", "euler_ancestral", "euler_ancestral_cfg_pp", "heun", "heunpp2", "exp_heun_2_x0",
+    "exp_heun_2_x0_sde", "dpm_2", "dpm_2_ancestral", "lms", "dpm_fast", "dpm_adaptive", "dpmpp_2s_ancestral",
+    "dpmpp_2s_ancestral_cfg_pp", "dpmpp_sde", "dpmpp_sde_gpu", "dpmpp_2m", "dpmpp_2m_cfg_pp", "dpmpp_2m_sde",
+    "dpmpp_2m_sde_gpu", "dpmpp_2m_sde_heun", "dpmpp_2m_sde_heun_gpu", "dpmpp_3m_sde", "dpmpp_3m_sde_gpu", "ddpm",
+    "lcm", "ipndm", "ipndm_v", "deis", "cfgpp_ud10_ab", "res_multistep", "res_multistep_cfg_pp",
+    "res_multistep_ancestral", "res_multistep_ancestral_cfg_pp", "gradient_estimation", "gradient_estimation_cfg_pp",
+    "er_sde", "seeds_2", "seeds_3", "sa_solver", "sa_solver_pece", "ddim", "uni_pc", "uni_pc_bh2"]
+NEW_IN_0_38 = {"exp_heun_2_x0": "seeds_2", "exp_heun_2_x0_sde": "seeds_2", "cfgpp_ud10_ab": "euler"}
+
+
+@pytest.mark.parametrize("ui", [CONFIGS[0]], indirect=True)
+def test_model_evaluation_counts_match_comfyui_samplers(ui, comfy):
+    """The level line's "N model evaluations" (web/js/boomerang.js modelCalls) against the model calls each sampler
+    of the running ComfyUI makes in a PartialReverseSampler pass from t_boom 200, counted on the oracle model."""
+    from testkit.graphs import oracle_boomerang
+
+    model_calls = """([sampler, steps]) => import('/extensions/comfyui-boomerang/js/boomerang.js')
+        .then(m => sampler === null ? Object.keys(m.SAMPLER_CALLS) : m.modelCalls(sampler, steps) ?? null)"""
+    table = set(ui.page.evaluate(model_calls, [None, 0]))
+    assert table == set(SAMPLERS_0_38_1) - {"dpm_adaptive"}  # picks its own steps: no count is claimed
+    installed = comfy.nodes.NODE_CLASS_MAPPINGS["KSampler"].INPUT_TYPES()["required"]["sampler_name"][0]
+
+    def measure() -> dict:  # in a thread of its own: the executor runs its own event loop, Playwright holds this one
+        counts = {}
+        for i, sampler in enumerate(s for s in installed if s in table):
+            for steps in (1, 4):
+                tag = f"calls-{i}-{steps}"
+                graph = oracle_boomerang(t_boom=200, batch=1, size=8, sampler=sampler, steps=steps)
+                graph["1"]["inputs"]["tag"] = tag  # a new tag: the oracle node runs again and counts from 0
+                comfy.run(graph)
+                counts[(sampler, steps)] = comfy.calls(tag)
+        return counts
+
+    with ThreadPoolExecutor(1) as pool:
+        measured = pool.submit(measure).result()
+    assert len(measured) >= 2 * 40
+    wrong = {key: (calls, ui.page.evaluate(model_calls, list(key))) for key, calls in measured.items()
+             if ui.page.evaluate(model_calls, list(key)) != calls}
+    assert wrong == {}, "sampler, steps: (measured, label)"
+    for new, like in NEW_IN_0_38.items():
+        for steps in (1, 4):
+            assert ui.page.evaluate(model_calls, [new, steps]) == ui.page.evaluate(model_calls, [like, steps])

@@ -1,5 +1,6 @@
 // Boomerang for ComfyUI: the face nodes show their last report (faces found, distances, t_boom per face) on the node.
 import { app } from "../../../scripts/app.js";
+import { addTextWidget, fitNode } from "./text_widget.js";
 
 const NODES = new Set(["BoomerangFaceDetect", "FaceIdentityDistance", "AnonymizeFaces"]);
 const LINE = 15;
@@ -20,19 +21,25 @@ app.registerExtension({
       const r = onExecuted?.apply(this, arguments);
       const text = message?.text?.[0];
       if (text !== undefined) {
-        const before = this.boomerangReport?.length ?? 0;
         this.boomerangReport = reportLines(text);
-        const extra = (this.boomerangReport.length - before) * LINE + (before ? 0 : 10);
-        this.setSize([this.size[0], this.size[1] + extra]);
-        this.setDirtyCanvas(true, true);
+        // The widget comes with the first report, so a node that never ran looks as it always did.
+        this.boomerangReportWidget ??= addTextWidget(this, "boomerang_report", { font: "12px monospace" });
+        if (this.boomerangReportWidget) {
+          this.boomerangReportWidget.boomerangSetText(this.boomerangReport.join("\n"));
+          fitNode(this);
+        } else {
+          this.setSize([this.size[0], this.size[1] + this.boomerangReport.length * LINE + 10]);
+          this.setDirtyCanvas(true, true);
+        }
       }
       return r;
     };
+    // Only a frontend without DOM widgets draws the report on the canvas (Nodes 2.0 never calls this).
     const onDrawForeground = nodeType.prototype.onDrawForeground;
     nodeType.prototype.onDrawForeground = function (ctx) {
       const r = onDrawForeground?.apply(this, arguments);
       const lines = this.boomerangReport;
-      if (!lines?.length || this.flags?.collapsed) return r;
+      if (this.boomerangReportWidget || !lines?.length || this.flags?.collapsed) return r;
       ctx.save();
       ctx.font = "12px monospace";
       ctx.fillStyle = "#cfe8ff";
