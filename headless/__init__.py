@@ -9,9 +9,19 @@ run API-format graphs through ComfyUI's own validator and executor.
 Nothing is imported from ComfyUI until ``boot()``. Used by the demo, the benchmarks, the dataset jobs and,
 through ``testkit``, the tests.
 """
-from .device import add_device_arguments, check_device, device_from_args
-from .paths import cache_dir, comfyui_dir
-from .runtime import PACK_DIR_NAME, REPO, ComfyRuntime, GraphError
+import importlib
 
-__all__ = ["ComfyRuntime", "GraphError", "PACK_DIR_NAME", "REPO", "add_device_arguments", "cache_dir", "check_device",
-           "comfyui_dir", "device_from_args"]
+# Imported on first use (PEP 562), so ``headless.paths`` stays standard-library only for devtools/setup_env.py,
+# which runs before the venv with torch exists.
+_EXPORTS = {
+    "ComfyRuntime": "runtime", "GraphError": "runtime", "PACK_DIR_NAME": "runtime", "REPO": "runtime",
+    "add_device_arguments": "device", "check_device": "device", "device_from_args": "device",
+    "cache_dir": "paths", "comfyui_dir": "paths",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'headless' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

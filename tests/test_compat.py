@@ -192,3 +192,19 @@ def test_setup_env_installs_a_comfyui_path_trees_requirements(tmp_path, monkeypa
     (tree / "requirements.txt").unlink()
     with pytest.raises(SystemExit, match="has no requirements.txt"):
         setup_env.comfy_requirements(tree)
+
+
+def test_setup_env_imports_without_torch():
+    """Regression: `python3 -m devtools.setup_env` runs on a fresh machine's Python, before any venv with torch
+    exists. headless/__init__.py once imported the device module (and through it torch) eagerly, so the first
+    `make test` stopped with "No module named 'torch'"."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; sys.modules['torch'] = None; sys.modules['numpy'] = None\n"
+            "import devtools.setup_env as s; print(s.comfyui_dir().name)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().startswith("comfyui")
