@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import torch
@@ -99,11 +100,13 @@ class BoomerangTestOracleModel(io.ComfyNode):
 
 def _mixture_law():
     """tests/mixture_law.py, loaded by path (this pack is imported by ComfyUI, not from the tests folder)."""
-    path = Path(__file__).resolve().parents[2] / "mixture_law.py"
-    spec = importlib.util.spec_from_file_location("boomerang_test_mixture_law", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    name = "boomerang_test_mixture_law"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[2] / "mixture_law.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def mixture_model(kind: str, mix, shift: float, tag: str):
