@@ -24,23 +24,12 @@ def alpha_bars(kind):
     return flow_alpha_bars(SHIFT) if kind == "flow" else sd_alpha_bars()
 
 
-def mixture_boomerang(kind, config, t_boom, sampler="boomerang_exact", scheduler="simple", steps=20, size=32,
-                      seed=1, sampler_seed=2) -> dict:
-    mix, x0 = CONFIGS[config]
-    g = graphs.oracle_boomerang(kind, t_boom, x0=x0, size=size, seed=seed, sampler_seed=sampler_seed,
-                                sampler=sampler, scheduler=scheduler, steps=steps)
-    g["1"] = {"class_type": "BoomerangTestMixtureOracleModel",
-              "inputs": {"kind": kind, "w": mix.w, "m1": mix.m1, "s1": mix.s1, "m2": mix.m2, "s2": mix.s2,
-                         "shift": SHIFT if kind == "flow" else 1.0, "tag": "oracle"}}
-    return g
-
-
 @pytest.mark.parametrize("kind,config,t_boom", [
     (kind, "symmetric", t) for kind in ("eps", "flow") for t in (200, 500, 800)] + [
     ("eps", "asymmetric", 500), ("flow", "asymmetric", 200)])
 def test_exact_sampler_matches_chain_law(comfy, kind, config, t_boom):
     mix, x0 = CONFIGS[config]
-    out = comfy.run(mixture_boomerang(kind, config, t_boom))
+    out = comfy.run(graphs.mixture_boomerang(kind, mix, x0, t_boom, shift=SHIFT if kind == "flow" else 1.0, size=32))
     samples = out["out"]["latent"]["samples"].double().numpy()
     assert samples.shape == (4, 4, 32, 32)
     assert comfy.calls("oracle") == t_boom
