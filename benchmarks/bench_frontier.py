@@ -86,7 +86,8 @@ def cell(rt, sampler: str, steps: int, kind: str, t_boom: int, size: int) -> dic
     """Errors of one sampler/steps/kind/t_boom against both oracles' continuous laws, and the tolerances."""
     settings = dict(sampler=sampler, scheduler=SCHEDULER, steps=steps, size=size)
     ab = float(alpha_bars(kind)[t_boom - 1])
-    g = run_values(rt, graphs.oracle_boomerang(kind, t_boom, x0=X0_GAUSS, mu=MU, s=S, shift=shift_for(kind), **settings))
+    g = run_values(rt, graphs.oracle_boomerang(kind, t_boom, x0=X0_GAUSS, mu=MU, s=S, shift=shift_for(kind),
+                                               **settings))
     calls = rt.calls("oracle")
     mean, var = boomerang_law(MU, S, X0_GAUSS, ab / (1 - ab))
     x = g.ravel()
@@ -142,34 +143,39 @@ def render(rows, tables, stochastic, deterministic, size: int, smoke: bool, t_bo
     n = 16 * size * size
     best = frontier(rows)
     samplers = list(dict.fromkeys(r["sampler"] for r in rows))
+    mode = " --smoke (tiny samples: not a measurement)" if smoke else ""
     lines = ["# Calls versus law: the frontier of Boomerang's fast path", "",
-             "Written by `python -m benchmarks.bench_frontier`" + (" --smoke (tiny samples: not a measurement)" if smoke else "")
-             + f". Hardware: 2 CPU cores, x86_64 (errors, not times, are the measure). {n:,} values per cell, "
-             f"scheduler {SCHEDULER}, t_boom in {list(t_booms)} of T = 1000, EPS (SD schedule) and flow (shift {SHIFT}).",
-             "", "Truths: the continuous Boomerang law (exact posterior averaged over the forward noise) of Gaussian data "
-             f"N({MU}, {S}^2) from x0 = {X0_GAUSS}, and of the mixture 0.5 N(-1.5, 0.5^2) + 0.5 N(1.5, 0.5^2) from x0 = "
-             f"{X0_MIX} (mode = side of 0). A cell holds when every error <= bound + 3 standard errors of the cell: "
+             f"Written by `python -m benchmarks.bench_frontier`{mode}. Hardware: 2 CPU cores, x86_64 (errors, not "
+             f"times, are the measure). {n:,} values per cell, scheduler {SCHEDULER}, t_boom in {list(t_booms)} of "
+             f"T = 1000, EPS (SD schedule) and flow (shift {SHIFT}).", "",
+             "Truths: the continuous Boomerang law (exact posterior averaged over the forward noise) of Gaussian data "
+             f"N({MU}, {S}^2) from x0 = {X0_GAUSS}, and of the mixture 0.5 N(-1.5, 0.5^2) + 0.5 N(1.5, 0.5^2) from "
+             f"x0 = {X0_MIX} (mode = side of 0). A cell holds when every error <= bound + 3 standard errors of the cell: "
              "Gaussian mean 0.03 sd, variance 3%; mixture mode-switch share 10% of the law's share, within-mode "
              "mean 0.03 within-mode sd, within-mode sd 3%.", "",
              f"Stochastic (output changes with the sampler seed): {', '.join(stochastic)}. "
              f"Deterministic, not benchmarked: {', '.join(deterministic) or '-'}.", "",
              "## Fewest model calls that hold the law", "",
-             "| sampler | " + " | ".join(f"{k} {t}" for k in KINDS for t in t_booms) + " | calls per steps (measured) |",
+             "| sampler | " + " | ".join(f"{k} {t}" for k in KINDS for t in t_booms)
+             + " | calls per steps (measured) |",
              "|---|" + "---|" * (len(KINDS) * len(t_booms) + 1)]
     for smp in samplers:
         cells = [str(best.get((smp, k, t), "-")) for k in KINDS for t in t_booms]
-        per = "t_boom" if smp == EXACT else ", ".join(f"{s}:{c}" for s, c in list(tables.get(smp, {}).items())[:6])
+        measured = list(tables.get(smp, {}).items())[:6]
+        per = "t_boom" if smp == EXACT else ", ".join(f"{s}:{c}" for s, c in measured)
         lines.append(f"| {smp} | " + " | ".join(cells) + f" | {per} |")
     lines += ["", "'-': not held at any measured budget (4, 6, 8, 10, 15, 20, 30 calls).", "",
               "## Every cell", "", "Errors: Gaussian mean (sd) and variance (relative); mixture mode-switch share "
               "(relative), within-mode mean (within-mode sd) and sd (relative). worst = largest error / tolerance.", "",
-              "| sampler | steps | calls | kind | t_boom | mean | var | switch (law) | mode mean | mode sd | worst | holds |",
+              "| sampler | steps | calls | kind | t_boom | mean | var | switch (law) | mode mean | mode sd | worst "
+              "| holds |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         e = r["err"]
-        lines.append(f"| {r['sampler']} | {r['steps']} | {r['calls']} | {r['kind']} | {r['t_boom']} | {e['mean']:.3f} | "
-                     f"{100 * e['var']:.1f}% | {100 * e['switch']:.1f}% ({r['switch_law']:.3f}) | {e['mode_mean']:.3f} | "
-                     f"{100 * e['mode_sd']:.1f}% | {r['worst']:.2f} | {'yes' if r['holds'] else 'no'} |")
+        lines.append(f"| {r['sampler']} | {r['steps']} | {r['calls']} | {r['kind']} | {r['t_boom']} | "
+                     f"{e['mean']:.3f} | {100 * e['var']:.1f}% | {100 * e['switch']:.1f}% ({r['switch_law']:.3f}) | "
+                     f"{e['mode_mean']:.3f} | {100 * e['mode_sd']:.1f}% | {r['worst']:.2f} | "
+                     f"{'yes' if r['holds'] else 'no'} |")
     return "\n".join(lines) + "\n"
 
 

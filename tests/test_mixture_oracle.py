@@ -10,11 +10,10 @@ error is ~1e-5 (step h vs h/2) and it is checked against a float64 Monte Carlo s
 """
 import numpy as np
 import pytest
-
+import report
 from harness import graphs
 from mixture_law import CONFIGS, chain_law, chain_samples, continuous_law, summarise
 from oracle_law import flow_alpha_bars, sd_alpha_bars
-import report
 
 SHIFT = 3.0
 K_SE = 4.0

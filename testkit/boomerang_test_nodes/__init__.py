@@ -14,13 +14,12 @@ import importlib.util
 import sys
 from pathlib import Path
 
-import torch
-
 import comfy.latent_formats
 import comfy.model_base
 import comfy.model_management
 import comfy.model_patcher
 import comfy.supported_models_base
+import torch
 from comfy_api.latest import ComfyExtension, io
 
 CAPTURED: dict[str, object] = {}
@@ -135,9 +134,12 @@ class BoomerangTestMixtureOracleModel(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="BoomerangTestMixtureOracleModel", category="_boomerang_tests",
-            inputs=[io.Combo.Input("kind", options=["eps", "flow"]), io.Float.Input("w", default=0.5, min=0.001, max=0.999),
-                    io.Float.Input("m1", default=-1.0, min=-100, max=100), io.Float.Input("s1", default=0.5, min=0.001, max=100),
-                    io.Float.Input("m2", default=1.0, min=-100, max=100), io.Float.Input("s2", default=0.5, min=0.001, max=100),
+            inputs=[io.Combo.Input("kind", options=["eps", "flow"]),
+                    io.Float.Input("w", default=0.5, min=0.001, max=0.999),
+                    io.Float.Input("m1", default=-1.0, min=-100, max=100),
+                    io.Float.Input("s1", default=0.5, min=0.001, max=100),
+                    io.Float.Input("m2", default=1.0, min=-100, max=100),
+                    io.Float.Input("s2", default=0.5, min=0.001, max=100),
                     io.Float.Input("shift", default=1.0, min=0.01, max=100), io.String.Input("tag", default="oracle")],
             outputs=[io.Model.Output(), io.Conditioning.Output()],
             not_idempotent=True,
