@@ -106,8 +106,13 @@ def cell(rt, sampler: str, steps: int, kind: str, t_boom: int, size: int) -> dic
             "tol": tol, "worst": worst, "holds": worst <= 1.0, "switch_law": law.switch, "switch_est": est.switch}
 
 
-def measure(rt, samplers: list[str], budgets, t_booms, kinds, size: int) -> tuple[list[dict], dict]:
+def measure(rt, samplers: list[str], budgets, t_booms, kinds, size: int, progress=None) -> tuple[list[dict], dict]:
+    """Every cell; ``progress(rows, tables)`` after each sampler (the doc is rewritten as the rows come)."""
     rows, tables = [], {}
+    for kind in kinds:
+        for t_boom in t_booms:
+            rows.append(cell(rt, EXACT, 1, kind, t_boom, size))
+            log.info("%s", rows[-1])
     for sampler in samplers:
         table = calls_per_steps(rt, sampler, max(budgets))
         tables[sampler] = table
@@ -122,10 +127,8 @@ def measure(rt, samplers: list[str], budgets, t_booms, kinds, size: int) -> tupl
                 for t_boom in t_booms:
                     rows.append(cell(rt, sampler, steps, kind, t_boom, size))
                     log.info("%s", rows[-1])
-    for kind in kinds:
-        for t_boom in t_booms:
-            rows.append(cell(rt, EXACT, 1, kind, t_boom, size))
-            log.info("%s", rows[-1])
+        if progress is not None:
+            progress(rows, tables)
     return rows, tables
 
 
@@ -150,7 +153,8 @@ def render(rows, tables, stochastic, deterministic, size: int, smoke: bool, t_bo
              f"T = 1000, EPS (SD schedule) and flow (shift {SHIFT}).", "",
              "Truths: the continuous Boomerang law (exact posterior averaged over the forward noise) of Gaussian data "
              f"N({MU}, {S}^2) from x0 = {X0_GAUSS}, and of the mixture 0.5 N(-1.5, 0.5^2) + 0.5 N(1.5, 0.5^2) from "
-             f"x0 = {X0_MIX} (mode = side of 0). A cell holds when every error <= bound + 3 standard errors of the cell: "
+             f"x0 = {X0_MIX} (mode = side of 0). A cell holds when every error <= bound + 3 standard errors of the "
+             "cell: "
              "Gaussian mean 0.03 sd, variance 3%; mixture mode-switch share 10% of the law's share, within-mode "
              "mean 0.03 within-mode sd, within-mode sd 3%.", "",
              f"Stochastic (output changes with the sampler seed): {', '.join(stochastic)}. "
@@ -223,10 +227,13 @@ def main(argv=None) -> None:
         out = args.out or REPO / "docs" / "FRONTIER.md"
     stochastic = [n for n in names if is_stochastic(rt, n)]
     deterministic = [n for n in names if n not in stochastic]
-    rows, tables = measure(rt, stochastic, budgets, t_booms, KINDS, size)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(rows, tables, stochastic, deterministic, size, args.smoke))
-    plot(rows, out.with_name("frontier.png"))
+
+    def write(rows, tables):
+        out.write_text(render(rows, tables, stochastic, deterministic, size, args.smoke, t_booms))
+        plot(rows, out.with_name("frontier.png"), t_booms)
+
+    write(*measure(rt, stochastic, budgets, t_booms, KINDS, size, progress=write))
     print(f"wrote {out} and {out.with_name('frontier.png')}")
 
 
