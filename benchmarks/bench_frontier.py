@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.harness import graphs
-from tests.harness.runtime import runtime
-from tests.mixture_law import SYMMETRIC, continuous_law, summarise
-from tests.oracle_law import boomerang_law, flow_alpha_bars, sd_alpha_bars
+from testkit import graphs
+from testkit.mixture_law import SYMMETRIC, continuous_law, summarise
+from testkit.oracle_law import boomerang_law, flow_alpha_bars, sd_alpha_bars
+from testkit.runtime import runtime
 
 log = logging.getLogger("boomerang.bench_frontier")
 REPO = Path(__file__).resolve().parent.parent

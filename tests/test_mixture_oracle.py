@@ -2,7 +2,7 @@
 
 Data x0 ~ w N(m1, s1^2) + (1 - w) N(m2, s2^2) per value and an exact model (BoomerangTestMixtureOracleModel).
 The truth is the law of the discrete Algorithm 1 chain, propagated as a density on a grid by
-tests/mixture_law.py, independently of ComfyUI and of the pack: share of outputs in the other mode (the other
+testkit/mixture_law.py, independently of ComfyUI and of the pack: share of outputs in the other mode (the other
 side of the threshold where the data's weighted component densities are equal), mean and sd in x0's mode.
 Tolerance: 4 standard errors of the test's own 4 x 4 x 32 x 32 = 16,384 values (binomial for the share,
 sd/sqrt(k) for the mean, sqrt((m4 - var^2)/k)/(2 sd) for the sd, k values in x0's mode); the grid law's own
@@ -10,10 +10,10 @@ error is ~1e-5 (step h vs h/2) and it is checked against a float64 Monte Carlo s
 """
 import numpy as np
 import pytest
-import report
-from harness import graphs
-from mixture_law import CONFIGS, chain_law, chain_samples, continuous_law, summarise
-from oracle_law import flow_alpha_bars, sd_alpha_bars
+
+from testkit import graphs, report
+from testkit.mixture_law import CONFIGS, chain_law, chain_samples, continuous_law, summarise
+from testkit.oracle_law import flow_alpha_bars, sd_alpha_bars
 
 SHIFT = 3.0
 K_SE = 4.0
@@ -60,7 +60,7 @@ def test_grid_chain_law_matches_monte_carlo():
 
 def test_continuous_law_matches_sampled_posterior():
     """(a) by quadrature against x_t drawn from the forward process and x0' from the exact posterior."""
-    from mixture_law import posterior
+    from testkit.mixture_law import posterior
 
     mix, x0 = CONFIGS["symmetric"]
     rng = np.random.default_rng(5)

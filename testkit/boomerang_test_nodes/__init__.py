@@ -2,7 +2,7 @@
 
 * BoomerangTestOracleModel: the exact denoiser of Gaussian data x0 ~ N(mu, s^2) as a real ComfyUI MODEL
   (EPS, v-prediction or flow), so sampler outputs can be checked against a closed-form law.
-* BoomerangTestMixtureOracleModel: the exact denoiser of two-Gaussian mixture data (tests/mixture_law.py).
+* BoomerangTestMixtureOracleModel: the exact denoiser of two-Gaussian mixture data (testkit/mixture_law.py).
 * BoomerangTestLatent: a constant latent of any shape.
 * BoomerangTestCapture: an output node that hands LATENT/IMAGE tensors back to the test process.
 * BoomerangTestObject: hands the graph what the test process put in ``OBJECTS[key]`` (a MODEL, VAE,
@@ -98,10 +98,10 @@ class BoomerangTestOracleModel(io.ComfyNode):
 
 
 def _mixture_law():
-    """tests/mixture_law.py, loaded by path (this pack is imported by ComfyUI, not from the tests folder)."""
+    """testkit/mixture_law.py, loaded by path (this pack is imported by ComfyUI, not from the tests folder)."""
     name = "boomerang_test_mixture_law"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[2] / "mixture_law.py")
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "mixture_law.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # dataclasses look their module up there
         spec.loader.exec_module(module)
@@ -109,7 +109,7 @@ def _mixture_law():
 
 
 def mixture_model(kind: str, mix, shift: float, tag: str):
-    """A ComfyUI MODEL (EPS or flow) whose denoiser is exact for two-Gaussian mixture data (tests/mixture_law)."""
+    """A ComfyUI MODEL (EPS or flow) whose denoiser is exact for two-Gaussian mixture data (testkit/mixture_law.py)."""
     config = _UnitLatentConfig({"disable_unet_model_creation": True})
     if kind == "flow":
         config.sampling_settings = {"shift": shift, "multiplier": 1000}
