@@ -159,7 +159,11 @@ def render(rows, tables, stochastic, deterministic, size: int, smoke: bool, t_bo
              "mean 0.03 within-mode sd, within-mode sd 3%.", "",
              f"Stochastic (output changes with the sampler seed): {', '.join(stochastic)}. "
              f"Deterministic, not benchmarked: {', '.join(deterministic) or '-'}.", "",
-             "## Fewest model calls that hold the law", "",
+             ]
+    measured = [smp for smp in samplers if smp != EXACT]
+    if [smp for smp in stochastic if smp not in measured]:
+        lines += [f"Partial: the samplers measured so far are {', '.join(measured) or 'none'}.", ""]
+    lines += ["## Fewest model calls that hold the law", "",
              "| sampler | " + " | ".join(f"{k} {t}" for k in KINDS for t in t_booms)
              + " | calls per steps (measured) |",
              "|---|" + "---|" * (len(KINDS) * len(t_booms) + 1)]
@@ -215,6 +219,7 @@ def main(argv=None) -> None:
     parser.add_argument("--smoke", action="store_true", help="two samplers, tiny latents, into a temporary folder")
     parser.add_argument("--out", type=Path, help="Markdown file (default docs/FRONTIER.md; the plot goes beside it)")
     parser.add_argument("--size", type=int, help="latent side: 4 x 4 x size^2 values per cell (default 64)")
+    parser.add_argument("--samplers", help="comma-separated subset of the samplers (default: every candidate)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rt = runtime()
@@ -224,6 +229,8 @@ def main(argv=None) -> None:
         out = args.out or Path(tempfile.mkdtemp()) / "FRONTIER.md"
     else:
         names, budgets, t_booms, size = candidates(comfy.samplers.KSAMPLER_NAMES), BUDGETS, T_BOOMS, args.size or 64
+        if args.samplers:
+            names = [n for n in args.samplers.split(",") if n in comfy.samplers.KSAMPLER_NAMES]
         out = args.out or REPO / "docs" / "FRONTIER.md"
     stochastic = [n for n in names if is_stochastic(rt, n)]
     deterministic = [n for n in names if n not in stochastic]

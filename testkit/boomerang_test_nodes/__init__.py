@@ -14,12 +14,13 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import torch
+
 import comfy.latent_formats
 import comfy.model_base
 import comfy.model_management
 import comfy.model_patcher
 import comfy.supported_models_base
-import torch
 from comfy_api.latest import ComfyExtension, io
 
 CAPTURED: dict[str, object] = {}
