@@ -7,8 +7,7 @@ docs/frontier.png); ``--smoke`` runs two samplers on tiny latents into a tempora
 * Samplers: ComfyUI's KSAMPLER_NAMES, minus the ``_gpu`` twins (the same algorithm with the noise drawn on the
   GPU) and the ``_cfg_pp`` variants (the same update at cfg 1), minus ``dpm_fast``/``dpm_adaptive`` (their
   own step control); of those, "stochastic" is measured: the output changes with the sampler seed.
-  ``boomerang_exact`` (t_boom calls) is the reference row. (A run before this test used 4 steps from
-  0.5 T and so missed sa_solver/sa_solver_pece, whose noise is confined to that band.) Scheduler: karras for every sampler.
+  ``boomerang_exact`` (t_boom calls) is the reference row. Scheduler: karras for every sampler.
 * Calls are counted on the oracle model, per sampler and steps; a budget of C calls runs the most steps
   whose measured calls are <= C.
 * Truths: the continuous law of Boomerang (exact posterior averaged over the forward noise): Gaussian
