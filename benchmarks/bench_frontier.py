@@ -197,6 +197,7 @@ def plot(rows, path: Path, t_booms=T_BOOMS) -> None:
     for i, kind in enumerate(KINDS):
         for j, t_boom in enumerate(t_booms):
             ax = axes[i][j]
+            ax.set_prop_cycle(color=plt.cm.tab20.colors)  # 13+ samplers: no two share a colour
             for smp in dict.fromkeys(r["sampler"] for r in rows if r["sampler"] != EXACT):
                 pts = sorted((r["calls"], r["worst"]) for r in rows
                              if r["sampler"] == smp and r["kind"] == kind and r["t_boom"] == t_boom)
