@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= $(CURDIR)/.venv
 export BOOMERANG_VENV := $(VENV)
 
-.PHONY: gpu-check-prepare gpu-check demo test workflows bench bench-tiling bench-locality bench-datasets bench-anonymity bench-paper dataset digits-model
+.PHONY: gpu-check-prepare gpu-check demo test workflows bench bench-frontier bench-tiling bench-locality bench-datasets bench-anonymity bench-paper dataset digits-model
 demo:
 	$(PYTHON) -m devtools.setup_env --no-browser
 	$(VENV)/bin/python -m headless demo $(ARGS)
@@ -18,6 +18,11 @@ test:
 bench:
 	$(PYTHON) -m devtools.setup_env --no-browser
 	$(VENV)/bin/python -m benchmarks.bench_perf $(ARGS)
+
+# Calls versus law for every stochastic sampler on the Gaussian and two-mode oracles -> docs/FRONTIER.md + .png
+bench-frontier:
+	$(PYTHON) -m devtools.setup_env --no-browser
+	$(VENV)/bin/python -m benchmarks.bench_frontier $(ARGS)
 
 # Only section 7 of docs/BENCHMARKS.md (the tiled denoiser); the other sections are left as they are
 bench-tiling:

@@ -42,3 +42,12 @@ def checkpoint_nodes(ckpt_name: str, prompt="picture of a person", negative="") 
         "pos": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["ckpt", 1], "text": prompt}},
         "neg": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["ckpt", 1], "text": negative}},
     }
+
+
+def mixture_boomerang(kind, mix, x0, t_boom, shift=1.0, **kw) -> dict:
+    """oracle_boomerang with the two-mode oracle (BoomerangTestMixtureOracleModel) as the model."""
+    g = oracle_boomerang(kind, t_boom, x0=x0, **kw)
+    g["1"] = {"class_type": "BoomerangTestMixtureOracleModel",
+              "inputs": {"kind": kind, "w": mix.w, "m1": mix.m1, "s1": mix.s1, "m2": mix.m2, "s2": mix.s2,
+                         "shift": shift, "tag": "oracle"}}
+    return g

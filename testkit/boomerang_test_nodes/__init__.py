@@ -2,6 +2,7 @@
 
 * BoomerangTestOracleModel: the exact denoiser of Gaussian data x0 ~ N(mu, s^2) as a real ComfyUI MODEL
   (EPS, v-prediction or flow), so sampler outputs can be checked against a closed-form law.
+* BoomerangTestMixtureOracleModel: the exact denoiser of two-Gaussian mixture data (testkit/mixture_law.py).
 * BoomerangTestLatent: a constant latent of any shape.
 * BoomerangTestCapture: an output node that hands LATENT/IMAGE tensors back to the test process.
 * BoomerangTestObject: hands the graph what the test process put in ``OBJECTS[key]`` (a MODEL, VAE,
@@ -10,6 +11,10 @@
   that returns NaN, as fp16 models and VAEs do on real rigs now and then.
 """
 from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
 
 import torch
 
@@ -95,6 +100,61 @@ class BoomerangTestOracleModel(io.ComfyNode):
         CALLS[tag] = 0
         cond = [[torch.zeros(1, 1, 8), {}]]
         return io.NodeOutput(oracle_model(kind, mu, s, shift, tag, interrupt_after), cond)
+
+
+def _mixture_law():
+    """testkit/mixture_law.py, loaded by path (this pack is imported by ComfyUI, not from the tests folder)."""
+    name = "boomerang_test_mixture_law"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "mixture_law.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def mixture_model(kind: str, mix, shift: float, tag: str):
+    """A ComfyUI MODEL (EPS or flow) whose denoiser is exact for two-Gaussian mixture data (testkit/mixture_law.py)."""
+    config = _UnitLatentConfig({"disable_unet_model_creation": True})
+    if kind == "flow":
+        config.sampling_settings = {"shift": shift, "multiplier": 1000}
+    model = comfy.model_base.BaseModel(config, model_type=KINDS[kind], device=torch.device("cpu"))
+
+    def count():
+        CALLS[tag] = CALLS.get(tag, 0) + 1
+
+    ms = model.model_sampling
+    if kind == "flow":
+        def sigma_of(t):
+            return t / ms.multiplier
+    else:
+        sigma_of = ms.sigma
+    model.diffusion_model = _mixture_law().MixtureOracleNet(kind, mix, sigma_of, on_call=count)
+    device = torch.device("cpu")
+    return comfy.model_patcher.ModelPatcher(model, load_device=device, offload_device=device)
+
+
+class BoomerangTestMixtureOracleModel(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="BoomerangTestMixtureOracleModel", category="_boomerang_tests",
+            inputs=[io.Combo.Input("kind", options=["eps", "flow"]),
+                    io.Float.Input("w", default=0.5, min=0.001, max=0.999),
+                    io.Float.Input("m1", default=-1.0, min=-100, max=100),
+                    io.Float.Input("s1", default=0.5, min=0.001, max=100),
+                    io.Float.Input("m2", default=1.0, min=-100, max=100),
+                    io.Float.Input("s2", default=0.5, min=0.001, max=100),
+                    io.Float.Input("shift", default=1.0, min=0.01, max=100), io.String.Input("tag", default="oracle")],
+            outputs=[io.Model.Output(), io.Conditioning.Output()],
+            not_idempotent=True,
+        )
+
+    @classmethod
+    def execute(cls, kind, w, m1, s1, m2, s2, shift, tag) -> io.NodeOutput:
+        CALLS[tag] = 0
+        mix = _mixture_law().Mixture(w=w, m1=m1, s1=s1, m2=m2, s2=s2)
+        return io.NodeOutput(mixture_model(kind, mix, shift, tag), [[torch.zeros(1, 1, 8), {}]])
 
 
 class BoomerangTestLatent(io.ComfyNode):
@@ -191,8 +251,8 @@ class BoomerangTestNaNVAE(io.ComfyNode):
 
 class _TestExtension(ComfyExtension):
     async def get_node_list(self):
-        return [BoomerangTestOracleModel, BoomerangTestLatent, BoomerangTestCapture, BoomerangTestObject,
-                BoomerangTestNaNModel, BoomerangTestNaNVAE]
+        return [BoomerangTestOracleModel, BoomerangTestMixtureOracleModel, BoomerangTestLatent, BoomerangTestCapture,
+                BoomerangTestObject, BoomerangTestNaNModel, BoomerangTestNaNVAE]
 
 
 async def comfy_entrypoint():

@@ -1,0 +1,250 @@
+"""The calls-versus-law frontier of Boomerang's fast path (issue 19): error of every stochastic sampler against
+the exact laws of the Gaussian oracle and of the two-mode (mixture) oracle, per number of model calls.
+
+Run from the repository root: ``python -m benchmarks.bench_frontier`` (writes docs/FRONTIER.md and
+docs/frontier.png); ``--smoke`` runs two samplers on tiny latents into a temporary folder (for the tests).
+
+* Samplers: ComfyUI's KSAMPLER_NAMES, minus the ``_gpu`` twins (the same algorithm with the noise drawn on the
+  GPU) and the ``_cfg_pp`` variants (the same update at cfg 1), minus ``dpm_fast``/``dpm_adaptive`` (their
+  own step control); of those, "stochastic" is measured: the output changes with the sampler seed.
+  ``boomerang_exact`` (t_boom calls) is the reference row. Scheduler: karras for every sampler.
+* Calls are counted on the oracle model, per sampler and steps; a budget of C calls runs the most steps
+  whose measured calls are <= C.
+* Truths: the continuous law of Boomerang (exact posterior averaged over the forward noise): Gaussian
+  N(0.3, 1) data from x0 = 1.8 (mean, variance) and the symmetric mixture 0.5 N(-1.5, 0.5^2) + 0.5 N(1.5, 0.5^2)
+  from x0 = 1.5 (share of outputs in the other mode, mean and sd in x0's mode).
+* Tolerances: a sampler holds a cell when every error is within practical bound + 3 standard errors of the
+  cell's own sample: mean 0.03 sd, variance 3% (the pack's fast-path bound), mode-switch share 10% of the
+  law's share (relative), within-mode mean 0.03 within-mode sd, within-mode sd 3%.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from testkit import graphs
+from testkit.mixture_law import SYMMETRIC, continuous_law, summarise
+from testkit.oracle_law import boomerang_law, flow_alpha_bars, sd_alpha_bars
+from testkit.runtime import runtime
+
+log = logging.getLogger("boomerang.bench_frontier")
+REPO = Path(__file__).resolve().parent.parent
+BUDGETS = (4, 6, 8, 10, 15, 20, 30)
+T_BOOMS = (200, 500, 800)
+KINDS = ("eps", "flow")
+SHIFT = 3.0
+MU, S, X0_GAUSS = 0.3, 1.0, 1.8
+X0_MIX = 1.5
+SCHEDULER = "karras"
+EXACT = "boomerang_exact"
+BOUNDS = {"mean": 0.03, "var": 0.03, "switch": 0.10, "mode_mean": 0.03, "mode_sd": 0.03}
+SKIP = {"dpm_fast", "dpm_adaptive"}
+
+
+def alpha_bars(kind):
+    return flow_alpha_bars(SHIFT) if kind == "flow" else sd_alpha_bars()
+
+
+def shift_for(kind):
+    return SHIFT if kind == "flow" else 1.0
+
+
+def candidates(names) -> list[str]:
+    return [n for n in names if not n.endswith("_gpu") and "_cfg_pp" not in n and n not in SKIP]
+
+
+def run_values(rt, graph) -> np.ndarray:
+    return rt.run(graph)["out"]["latent"]["samples"].double().numpy()
+
+
+def is_stochastic(rt, sampler: str) -> bool:
+    """Whether the output depends on the sampler seed (10 steps from 0.8 T on a tiny latent: SA-Solver, for one,
+    only adds noise between the levels of 0.2 T and 0.8 T)."""
+    outs = [run_values(rt, graphs.oracle_boomerang("eps", 800, x0=X0_GAUSS, mu=MU, s=S, batch=1, size=2,
+                                                   sampler=sampler, scheduler=SCHEDULER, steps=10, sampler_seed=seed))
+            for seed in (2, 3)]
+    return not np.array_equal(*outs)
+
+
+def calls_per_steps(rt, sampler: str, most: int) -> dict[int, int]:
+    """Measured oracle calls for 1, 2, ... steps, until the calls pass ``most``."""
+    table = {}
+    for steps in range(1, most + 1):
+        rt.run(graphs.oracle_boomerang("eps", 500, x0=X0_GAUSS, mu=MU, s=S, batch=1, size=2,
+                                       sampler=sampler, scheduler=SCHEDULER, steps=steps))
+        table[steps] = rt.calls("oracle")
+        if table[steps] > most:
+            break
+    return table
+
+
+def cell(rt, sampler: str, steps: int, kind: str, t_boom: int, size: int) -> dict:
+    """Errors of one sampler/steps/kind/t_boom against both oracles' continuous laws, and the tolerances."""
+    settings = dict(sampler=sampler, scheduler=SCHEDULER, steps=steps, size=size)
+    ab = float(alpha_bars(kind)[t_boom - 1])
+    g = run_values(rt, graphs.oracle_boomerang(kind, t_boom, x0=X0_GAUSS, mu=MU, s=S, shift=shift_for(kind),
+                                               **settings))
+    calls = rt.calls("oracle")
+    mean, var = boomerang_law(MU, S, X0_GAUSS, ab / (1 - ab))
+    x = g.ravel()
+    n = x.size
+    err = {"mean": abs(x.mean() - mean) / math.sqrt(var), "var": abs(x.var() - var) / var}
+    se = {"mean": 1 / math.sqrt(n), "var": math.sqrt(2 / n)}
+    m = run_values(rt, graphs.mixture_boomerang(kind, SYMMETRIC, X0_MIX, t_boom, shift=shift_for(kind), **settings))
+    law = continuous_law(SYMMETRIC, X0_MIX, ab)
+    est, est_se = summarise(m, SYMMETRIC, X0_MIX)
+    err.update(switch=abs(est.switch - law.switch) / law.switch, mode_mean=abs(est.mean - law.mean) / law.sd,
+               mode_sd=abs(est.sd - law.sd) / law.sd)
+    se.update(switch=est_se.switch / law.switch, mode_mean=est_se.mean / law.sd, mode_sd=est_se.sd / law.sd)
+    tol = {k: BOUNDS[k] + 3 * se[k] for k in BOUNDS}
+    worst = max(err[k] / tol[k] for k in BOUNDS)
+    return {"sampler": sampler, "steps": steps, "calls": calls, "kind": kind, "t_boom": t_boom, "err": err,
+            "tol": tol, "worst": worst, "holds": worst <= 1.0, "switch_law": law.switch, "switch_est": est.switch}
+
+
+def measure(rt, samplers: list[str], budgets, t_booms, kinds, size: int, progress=None) -> tuple[list[dict], dict]:
+    """Every cell; ``progress(rows, tables)`` after each sampler (the doc is rewritten as the rows come)."""
+    rows, tables = [], {}
+    for kind in kinds:
+        for t_boom in t_booms:
+            rows.append(cell(rt, EXACT, 1, kind, t_boom, size))
+            log.info("%s", rows[-1])
+    for sampler in samplers:
+        table = calls_per_steps(rt, sampler, max(budgets))
+        tables[sampler] = table
+        for budget in budgets:
+            fitting = [s for s, c in table.items() if c <= budget]
+            if not fitting:
+                continue
+            steps = max(fitting)
+            if any(r["sampler"] == sampler and r["steps"] == steps for r in rows):
+                continue  # the same steps already measured under a smaller budget
+            for kind in kinds:
+                for t_boom in t_booms:
+                    rows.append(cell(rt, sampler, steps, kind, t_boom, size))
+                    log.info("%s", rows[-1])
+        if progress is not None:
+            progress(rows, tables)
+    return rows, tables
+
+
+def frontier(rows) -> dict:
+    """Fewest measured calls at which a sampler holds every error, per (sampler, kind, t_boom)."""
+    best = {}
+    for r in rows:
+        key = (r["sampler"], r["kind"], r["t_boom"])
+        if r["holds"] and (key not in best or r["calls"] < best[key]):
+            best[key] = r["calls"]
+    return best
+
+
+def render(rows, tables, stochastic, deterministic, size: int, smoke: bool, t_booms=T_BOOMS) -> str:
+    n = 16 * size * size
+    best = frontier(rows)
+    samplers = list(dict.fromkeys(r["sampler"] for r in rows))
+    mode = " --smoke (tiny samples: not a measurement)" if smoke else ""
+    lines = ["# Calls versus law: the frontier of Boomerang's fast path", "",
+             f"Written by `python -m benchmarks.bench_frontier`{mode}. Hardware: 2 CPU cores, x86_64 (errors, not "
+             f"times, are the measure). {n:,} values per cell, scheduler {SCHEDULER}, t_boom in {list(t_booms)} of "
+             f"T = 1000, EPS (SD schedule) and flow (shift {SHIFT}).", "",
+             "Truths: the continuous Boomerang law (exact posterior averaged over the forward noise) of Gaussian data "
+             f"N({MU}, {S}^2) from x0 = {X0_GAUSS}, and of the mixture 0.5 N(-1.5, 0.5^2) + 0.5 N(1.5, 0.5^2) from "
+             f"x0 = {X0_MIX} (mode = side of 0). A cell holds when every error <= bound + 3 standard errors of the "
+             "cell: "
+             "Gaussian mean 0.03 sd, variance 3%; mixture mode-switch share 10% of the law's share, within-mode "
+             "mean 0.03 within-mode sd, within-mode sd 3%.", "",
+             f"Stochastic (output changes with the sampler seed): {', '.join(stochastic)}. "
+             f"Deterministic, not benchmarked: {', '.join(deterministic) or '-'}.", "",
+             ]
+    measured = [smp for smp in samplers if smp != EXACT]
+    if [smp for smp in stochastic if smp not in measured]:
+        lines += [f"Partial: the samplers measured so far are {', '.join(measured) or 'none'}.", ""]
+    lines += ["## Fewest model calls that hold the law", "",
+             "| sampler | " + " | ".join(f"{k} {t}" for k in KINDS for t in t_booms)
+             + " | calls per steps (measured) |",
+             "|---|" + "---|" * (len(KINDS) * len(t_booms) + 1)]
+    for smp in samplers:
+        cells = [str(best.get((smp, k, t), "-")) for k in KINDS for t in t_booms]
+        measured = list(tables.get(smp, {}).items())[:6]
+        per = "t_boom" if smp == EXACT else ", ".join(f"{s}:{c}" for s, c in measured)
+        lines.append(f"| {smp} | " + " | ".join(cells) + f" | {per} |")
+    lines += ["", "'-': not held at any measured budget (4, 6, 8, 10, 15, 20, 30 calls).", "",
+              "## Every cell", "", "Errors: Gaussian mean (sd) and variance (relative); mixture mode-switch share "
+              "(relative), within-mode mean (within-mode sd) and sd (relative). worst = largest error / tolerance.", "",
+              "| sampler | steps | calls | kind | t_boom | mean | var | switch (law) | mode mean | mode sd | worst "
+              "| holds |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        e = r["err"]
+        lines.append(f"| {r['sampler']} | {r['steps']} | {r['calls']} | {r['kind']} | {r['t_boom']} | "
+                     f"{e['mean']:.3f} | {100 * e['var']:.1f}% | {100 * e['switch']:.1f}% ({r['switch_law']:.3f}) | "
+                     f"{e['mode_mean']:.3f} | {100 * e['mode_sd']:.1f}% | {r['worst']:.2f} | "
+                     f"{'yes' if r['holds'] else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows, path: Path, t_booms=T_BOOMS) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(KINDS), len(t_booms), figsize=(5 * len(t_booms), 8), sharey=True, squeeze=False)
+    for i, kind in enumerate(KINDS):
+        for j, t_boom in enumerate(t_booms):
+            ax = axes[i][j]
+            ax.set_prop_cycle(color=plt.cm.tab20.colors)  # 13+ samplers: no two share a colour
+            for smp in dict.fromkeys(r["sampler"] for r in rows if r["sampler"] != EXACT):
+                pts = sorted((r["calls"], r["worst"]) for r in rows
+                             if r["sampler"] == smp and r["kind"] == kind and r["t_boom"] == t_boom)
+                if pts:
+                    ax.plot(*zip(*pts), marker="o", label=smp)
+            ax.axhline(1.0, color="k", lw=1)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_title(f"{kind}, t_boom {t_boom}")
+            ax.set_xlabel("model calls")
+            if j == 0:
+                ax.set_ylabel("worst error / tolerance")
+    axes[0][-1].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="two samplers, tiny latents, into a temporary folder")
+    parser.add_argument("--out", type=Path, help="Markdown file (default docs/FRONTIER.md; the plot goes beside it)")
+    parser.add_argument("--size", type=int, help="latent side: 4 x 4 x size^2 values per cell (default 64)")
+    parser.add_argument("--samplers", help="comma-separated subset of the samplers (default: every candidate)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    rt = runtime()
+    import comfy.samplers  # after the runtime has put ComfyUI on the path
+    if args.smoke:
+        names, budgets, t_booms, size = ["euler_ancestral", "dpmpp_2s_ancestral"], (4, 6), (200,), args.size or 4
+        out = args.out or Path(tempfile.mkdtemp()) / "FRONTIER.md"
+    else:
+        names, budgets, t_booms, size = candidates(comfy.samplers.KSAMPLER_NAMES), BUDGETS, T_BOOMS, args.size or 64
+        if args.samplers:
+            names = [n for n in args.samplers.split(",") if n in comfy.samplers.KSAMPLER_NAMES]
+        out = args.out or REPO / "docs" / "FRONTIER.md"
+    stochastic = [n for n in names if is_stochastic(rt, n)]
+    deterministic = [n for n in names if n not in stochastic]
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(rows, tables):
+        out.write_text(render(rows, tables, stochastic, deterministic, size, args.smoke, t_booms))
+        plot(rows, out.with_name("frontier.png"), t_booms)
+
+    write(*measure(rt, stochastic, budgets, t_booms, KINDS, size, progress=write))
+    print(f"wrote {out} and {out.with_name('frontier.png')}")
+
+
+if __name__ == "__main__":
+    main()
