@@ -18,7 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 UPSCALE_STEPS = 2  # the reverse pass is not what this measures; the VAE at 4-16x the input size is
 
 

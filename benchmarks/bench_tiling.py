@@ -53,6 +53,7 @@ def _taesd_file(rt) -> str:
     import safetensors.torch
 
     import comfy.taesd.taesd
+
     from testkit import tiny_checkpoint
 
     path = rt.models / "vae" / TAESD_NAME

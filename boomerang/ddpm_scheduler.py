@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import BoomerangInputError
+from .checks import BoomerangInputError
 
 SCHEDULER_CLASS = "DDPMScheduler"
 PREDICTIONS = ("epsilon", "v_prediction", "sample")

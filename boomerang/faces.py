@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .errors import BoomerangInputError, NonFiniteError
+from .checks import BoomerangInputError, NonFiniteError
 
 POLICIES = ("keep last sample", "blur")
 ANONYMIZED, NO_FACE, RECOGNIZABLE, SKIPPED = ("anonymized", "no face found in output", "still recognizable",

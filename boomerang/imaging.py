@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import BoomerangInputError
+from .checks import BoomerangInputError
 
 INTERPOLATIONS = ("bilinear", "bicubic", "lanczos", "nearest-exact", "area")
 
@@ -126,8 +126,6 @@ def feather(n: int, ramp: int, device=None) -> torch.Tensor:
     u = torch.clamp(torch.minimum((i + 1) / (ramp + 1), (n - i) / (ramp + 1)), max=1.0)
     return (torch.sin(0.5 * math.pi * u) ** 2).float()
 
-
-_feather = feather  # the name tiled_map's callers knew
 
 
 @dataclass(frozen=True)

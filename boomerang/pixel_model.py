@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
+from .checks import BoomerangInputError
 from .ddpm_scheduler import StepSettings, read_step_settings
-from .errors import BoomerangInputError
 
 WEIGHTS = "diffusion_pytorch_model.safetensors"
 PICKLE_WEIGHTS = ("diffusion_pytorch_model.bin", "diffusion_pytorch_model.pt", "diffusion_pytorch_model.ckpt")

@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .errors import BoomerangInputError, check_int_range
+from .checks import BoomerangInputError, check_int_range
 
 # Paper, section 6.2 (Patched Diffusion, T = 250): 4x -> t_boom = 50 (0.2 T), 8x -> t_boom = 100 (0.4 T).
 # Between and beyond those anchors t_boom/T is linear in log2(factor): 1x -> 0, 2x -> 0.1, 4x -> 0.2,
@@ -114,19 +114,22 @@ def describe_level(t_boom: int, total: int, sigma: float, discrete: bool = True)
 class LevelTable:
     """A model's noise levels 1..t_boom as a discrete table, for running stock schedulers from t_boom.
 
-    Offers what ComfyUI's schedulers read from a ``model_sampling`` (``sigmas``, ``sigma_min``,
-    ``sigma_max``, ``sigma(timestep)``, ``timestep(sigma)``) with timestep k meaning level k + 1 and
+    Offers what ComfyUI's schedulers (``comfy.samplers.calculate_sigmas``) read from a ``model_sampling``
+    (``sigmas``, ``sigma_min``, ``sigma_max``, ``sigma(timestep)``, ``timestep(sigma)``, ``percent_to_sigma``)
+    with timestep k meaning level k + 1 and
     log-linear interpolation between levels, so a schedule computed on it starts exactly at ``sigma_max``,
     the t_boom level, for discrete, flow and continuous models alike.
     """
 
     def __init__(self, level_sigmas):
-        s = torch.as_tensor(level_sigmas, dtype=torch.float32).flatten()
+        exact = torch.as_tensor(level_sigmas, dtype=torch.float64).flatten()
+        s = exact.float()
         if s.numel() < 1 or bool((s <= 0).any()) or bool((s[1:] <= s[:-1]).any()):
             raise ValueError("level sigmas must be positive and strictly increasing")
         self.sigmas = s
         self.log_sigmas = s.log()
         self._log_np = self.log_sigmas.double().numpy()
+        self._top = exact[-1]  # the t_boom level as given (float64): schedules start exactly there
 
     @property
     def sigma_min(self) -> torch.Tensor:
@@ -134,7 +137,7 @@ class LevelTable:
 
     @property
     def sigma_max(self) -> torch.Tensor:
-        return self.sigmas[-1]
+        return self._top
 
     def sigma(self, timestep) -> torch.Tensor:
         t = torch.as_tensor(timestep, dtype=torch.float32).clamp(0, len(self.sigmas) - 1)

@@ -187,20 +187,15 @@ def main(argv=None) -> Path:
 
 
 def model_timesteps(rt, nodes, links, image: str) -> int:
-    """The model's T, read from BoomerangNoise's level text at t_boom = 0 (e.g. 't_boom 0/1000 ...')."""
-    import re
-
+    """The model's T, as BoomerangNoise reads it from the model's sampling object (its ``boomerang_level``
+    UI output at t_boom = 0)."""
     graph = {**nodes, "img": {"class_type": "LoadImage", "inputs": {"image": image}},
              "lat": {"class_type": "VAEEncode", "inputs": {"pixels": ["img", 0], "vae": links["vae"]}},
              "noise": {"class_type": "BoomerangNoise", "inputs": {"model": links["model"], "latent": ["lat", 0],
                                                                   "t_boom": 0, "seed": 0}},
              "show": {"class_type": "PreviewAny", "inputs": {"source": ["noise", 2]}}}
-    outputs = rt.execute(graph)["history"]["outputs"]
-    text = " ".join(str(v) for node in outputs.values() for v in node.get("text", []))
-    match = re.search(r"t_boom 0/(\d+)", text)
-    if match is None:
-        raise RuntimeError(f"could not read the model's T from BoomerangNoise's level text: {text!r}")
-    return int(match.group(1))
+    level = rt.execute(graph)["history"]["outputs"]["noise"]["boomerang_level"][0]
+    return int(level["T"])
 
 
 def sheet_from_history(history, args, images, labels, input_dir, t_booms, total_t, name, sampler) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from boomerang.errors import BoomerangInputError
+from boomerang.checks import BoomerangInputError
 
 ALLOWED = "'cpu', 'cuda' or 'cuda:N' (or nothing: ComfyUI's own choice)"
 _CUDA = re.compile(r"^cuda(?::(\d+))?$")

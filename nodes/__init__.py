@@ -6,11 +6,17 @@ from comfy_api.latest import ComfyExtension, io
 
 class BoomerangExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        from .boomerang_nodes import Boomerang, BoomerangExactSampler, BoomerangNoise, BoomerangSigmas, PartialReverseSampler
+        from .batch_nodes import BoomerangItemSeeds, BoomerangPerItemModel
+        from .boomerang_nodes import (
+            Boomerang,
+            BoomerangExactSampler,
+            BoomerangNoise,
+            BoomerangSigmas,
+            PartialReverseSampler,
+        )
         from .cascade_node import CascadeLoop
         from .face_nodes import AnonymizeFaces, BoomerangFaceDetect, FaceIdentityDistance
         from .pixel_loader import PixelDiffusionLoader
-        from .batch_nodes import BoomerangItemSeeds, BoomerangPerItemModel
         from .tiling_node import BoomerangTiledModel
         from .upscale_node import UpscaleThenBoomerang
         from .vae_nodes import BoomerangVAEDecode, BoomerangVAEEncode

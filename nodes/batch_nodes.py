@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..boomerang.errors import BoomerangInputError
+from ..boomerang import checks
+from ..boomerang.checks import BoomerangInputError
 from . import inputs
 from .comfy import sampling
-
-MAX_ITEM_SEED = (1 << 63) - 1
 
 
 def parse_seeds(text: str, batch_size: int) -> list[int]:
@@ -19,9 +18,9 @@ def parse_seeds(text: str, batch_size: int) -> list[int]:
         raise BoomerangInputError("seeds", "integers separated by commas", text) from None
     if len(seeds) != batch_size:
         raise BoomerangInputError("seeds", f"one seed per batch item ({batch_size})", f"{len(seeds)} seeds")
-    bad = [s for s in seeds if not 0 <= s <= MAX_ITEM_SEED]
+    bad = [s for s in seeds if not 0 <= s <= checks.MAX_ITEM_SEED]
     if bad:
-        raise BoomerangInputError("seeds", f"integers in [0, {MAX_ITEM_SEED}]", bad[0])
+        raise BoomerangInputError("seeds", f"integers in [0, {checks.MAX_ITEM_SEED}]", bad[0])
     return seeds
 
 
@@ -41,7 +40,7 @@ class BoomerangItemSeeds(io.ComfyNode):
                 io.Latent.Input("latent", tooltip="A batch of latents (e.g. from VAE Encode)."),
                 io.String.Input("seeds", default="0", multiline=False,
                                 tooltip="One integer seed per batch item, separated by commas, each in "
-                                        f"[0, {MAX_ITEM_SEED}]."),
+                                        f"[0, {checks.MAX_ITEM_SEED}]."),
             ],
             outputs=[io.Latent.Output(display_name="latent")],
         )

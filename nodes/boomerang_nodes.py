@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import torch
+
 from comfy_api.latest import io, ui
 
+from ..boomerang import checks
 from . import inputs
 from .comfy import sampling
+
+LEVEL_UI = "boomerang_level"  # BoomerangNoise's UI output key for {t_boom, T, sigma}
 
 
 class BoomerangNoise(io.ComfyNode):
@@ -37,7 +41,9 @@ class BoomerangNoise(io.ComfyNode):
     def execute(cls, model, latent, t_boom, seed) -> io.NodeOutput:
         out, level = sampling.add_forward_noise(model, latent, t_boom, seed)
         text = level.describe()
-        return io.NodeOutput(out, level.sigma, text, ui=ui.PreviewText(text))
+        # The level text for the node's preview, and the level as numbers for API clients (headless demo).
+        numbers = {"t_boom": level.t_boom, "T": level.total, "sigma": level.sigma}
+        return io.NodeOutput(out, level.sigma, text, ui={**ui.PreviewText(text).as_dict(), LEVEL_UI: (numbers,)})
 
 
 class PartialReverseSampler(io.ComfyNode):
@@ -61,7 +67,7 @@ class PartialReverseSampler(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, sampler, steps):
-        return inputs.check_fast_path(inputs.MAX_T, sampler, steps)
+        return checks.check_fast_path(checks.MAX_T, sampler, steps)
 
     @classmethod
     def execute(cls, model, positive, negative, latent, cfg, sampler, scheduler, steps, seed) -> io.NodeOutput:
@@ -90,12 +96,12 @@ class Boomerang(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, t_boom, sampler, steps):
-        return inputs.check_fast_path(t_boom, sampler, steps)
+        return checks.check_fast_path(t_boom, sampler, steps)
 
     @classmethod
     def execute(cls, model, positive, negative, latent, t_boom, cfg, sampler, scheduler, steps, seed) -> io.NodeOutput:
-        noisy, _ = sampling.add_forward_noise(model, latent, t_boom, seed)
-        return io.NodeOutput(sampling.reverse(model, positive, negative, noisy, cfg, sampler, scheduler, steps, seed))
+        out, _ = sampling.boomerang(model, positive, negative, latent, t_boom, cfg, sampler, scheduler, steps, seed)
+        return io.NodeOutput(out)
 
 
 class BoomerangExactSampler(io.ComfyNode):
@@ -138,7 +144,7 @@ class BoomerangSigmas(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, t_boom, sampler, steps):
-        return inputs.check_fast_path(t_boom, sampler, steps)
+        return checks.check_fast_path(t_boom, sampler, steps)
 
     @classmethod
     def execute(cls, model, t_boom, sampler, scheduler, steps) -> io.NodeOutput:

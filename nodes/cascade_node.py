@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import torch
+
 from comfy_api.latest import io
 
+from ..boomerang import checks
 from ..boomerang.schedule import parse_pass_schedule
 from . import inputs, tiling
 from .comfy import sampling
@@ -57,15 +59,15 @@ class CascadeLoop(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, t_boom, sampler, steps, passes, denoise_tile=tiling.DEFAULT_TILE,
                         denoise_overlap=tiling.DEFAULT_OVERLAP, tile_batch=1):
-        return inputs.first_problem(inputs.check_range("passes", passes, 1, 100),
-                                    inputs.check_fast_path(t_boom, sampler, steps),
-                                    tiling.validate(denoise_tile, denoise_overlap, tile_batch, tiling.NODE_NAMES))
+        return checks.first_problem(checks.check_range("passes", passes, 1, 100),
+                                    checks.check_fast_path(t_boom, sampler, steps),
+                                    checks.validate_tiling(denoise_tile, denoise_overlap, tile_batch, tiling.NODE_NAMES))
 
     @classmethod
     def execute(cls, model, positive, negative, latent, t_boom, cfg, sampler, scheduler, steps, seed, passes,
                 color_match, t_boom_schedule="", denoise_tiling="auto", denoise_tile=tiling.DEFAULT_TILE,
                 denoise_overlap=tiling.DEFAULT_OVERLAP, tile_batch=1, vae=None) -> io.NodeOutput:
-        total = sampling.level_for(model, 0).total
+        total = sampling.timesteps(model)
         t_booms = parse_pass_schedule(t_boom_schedule, passes, t_boom, total)
         samples = sampling.check_latent(model, latent)
         model = for_latent(model, vae, samples, denoise_tiling, denoise_tile, denoise_overlap, tile_batch,

@@ -1,7 +1,7 @@
 """Face anonymization on a batch of photos: find faces, Boomerang each face crop, check its identity, paste back.
 
 Glue between the pure parts (``boomerang/faces.py``), dlib (``dlib_faces.py``) and the Boomerang passes
-(``comfy/sampling.py``: ``add_forward_noise`` + ``reverse``). Face k of a batch (numbered in reading order over the photos,
+(``comfy/sampling.py``: ``boomerang``). Face k of a batch (numbered in reading order over the photos,
 skipped faces included) uses seed + k, so re-running with ``only_face = k`` redoes that face alone.
 """
 from __future__ import annotations
@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ..boomerang import checks
 from ..boomerang import faces as F
-from ..boomerang.errors import BoomerangInputError, check_int_range
+from ..boomerang.checks import BoomerangInputError, check_int_range
 from . import dlib_faces
 from .comfy import sampling
 
@@ -36,7 +37,7 @@ class Settings:
     still_recognizable: str = "blur"
     feather: float = 0.15
     cfg: float = 7.5
-    sampler: str = sampling.EXACT
+    sampler: str = checks.EXACT
     scheduler: str = "simple"
     steps: int = 20
     seed: int = 0
@@ -153,9 +154,9 @@ def anonymize(images, vae, model, positive, negative, s: Settings, mask=None, bo
             latent = {"samples": _encode(vae, work)}
 
             def generate(t, seed=report.seed, latent=latent, ww=ww, wh=wh):
-                noisy, level = sampling.add_forward_noise(model, latent, t, seed)
+                result, level = sampling.boomerang(model, positive, negative, latent, t, s.cfg, s.sampler,
+                                                   s.scheduler, s.steps, seed)
                 log.info("AnonymizeFaces: photo %d face %d, %s", b, report.face, level.describe())
-                result = sampling.reverse(model, positive, negative, noisy, s.cfg, s.sampler, s.scheduler, s.steps, seed)
                 return _decode(vae, result["samples"], ww, wh)
 
             def distance(sample, expected=expected, reference=reference):

@@ -4,13 +4,15 @@ from __future__ import annotations
 import json
 
 import torch
+
 from comfy_api.latest import io, ui
 
+from ..boomerang import checks
 from ..boomerang import faces as F
-from ..boomerang.errors import BoomerangInputError
+from ..boomerang.checks import BoomerangInputError
 from . import dlib_faces, face_glue, inputs
 
-NO_FACE = float("nan")
+NO_FACE_DISTANCE = float("nan")  # FaceIdentityDistance when a photo shows no face
 
 
 def detector_inputs(upsample_default: int = 1) -> list:
@@ -158,7 +160,7 @@ class FaceIdentityDistance(io.ComfyNode):
                 f"{d:.3f} - {'same person' if d < threshold else 'different people'} at {threshold:g}")
             lines.append(f"a[{i}] vs b[{j}]: {verdict}")
         text = "\n".join(lines)
-        values = [NO_FACE if d is None else d for d in distances]
+        values = [NO_FACE_DISTANCE if d is None else d for d in distances]
         return io.NodeOutput(values, text, ui=_text(text))
 
 
@@ -193,10 +195,10 @@ class AnonymizeFaces(io.ComfyNode):
                                  tooltip="On: retry each face at t_boom + step, + 2 steps, ... (same seed) while "
                                          "its identity distance to the original is below the threshold, up to "
                                          "t_boom_max. Off: one pass at t_boom (the distance is still reported)."),
-                io.Int.Input("t_boom_step", default=100, min=1, max=inputs.MAX_T,
+                io.Int.Input("t_boom_step", default=100, min=1, max=checks.MAX_T,
                              tooltip="How much t_boom rises per retry. Small: the least change that works, more "
                                      "passes; large: fewer passes."),
-                io.Int.Input("t_boom_max", default=900, min=0, max=inputs.MAX_T,
+                io.Int.Input("t_boom_max", default=900, min=0, max=checks.MAX_T,
                              tooltip="Highest t_boom tried (at least t_boom). T gives a wholly new face."),
                 threshold_input(),
                 io.Combo.Input("still_recognizable", options=list(F.POLICIES), default="blur",
@@ -229,12 +231,12 @@ class AnonymizeFaces(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, t_boom, t_boom_max, until_unrecognizable, threshold, sampler, steps):
-        problems = [inputs.check_fast_path(t_boom, sampler, steps)]
+        problems = [checks.check_fast_path(t_boom, sampler, steps)]
         if threshold is not None and not 0.0 < threshold < 2.0:
             problems.append(f"threshold must be a number in (0, 2); received {threshold}")
         if None not in (t_boom, t_boom_max) and until_unrecognizable and t_boom_max < t_boom:
             problems.append(f"t_boom_max must be an integer in [t_boom = {t_boom}, T]; received {t_boom_max}")
-        return inputs.first_problem(*problems)
+        return checks.first_problem(*problems)
 
     @classmethod
     def execute(cls, image, vae, model, positive, negative, detector, upsample, margin, min_size, max_faces,

@@ -5,12 +5,11 @@ from dataclasses import fields
 
 from comfy_api.latest import io
 
+from ..boomerang import checks
 from . import tiling
 from .comfy import sampling
 
 CATEGORY = "sampling/boomerang"
-MAX_T = 10000  # the schema bound; the model's own T (1000 for SD) is checked when the node runs
-MAX_SEED = 0xFFFFFFFFFFFFFFFF
 
 
 def schema(**kwargs) -> io.Schema:
@@ -23,7 +22,7 @@ def schema(**kwargs) -> io.Schema:
 
 def t_boom(default: int = 250, tooltip_extra: str = "") -> io.Int.Input:
     return io.Int.Input(
-        "t_boom", default=default, min=0, max=MAX_T,
+        "t_boom", default=default, min=0, max=checks.MAX_T,
         tooltip="Start level of the reverse process, in timesteps of the model's own schedule (T = 1000 "
                 "for SD models; flow models map t_boom/T to their sigma). 0 returns the input unchanged; "
                 "small values give near copies; T gives a fresh global sample." + tooltip_extra)
@@ -31,7 +30,7 @@ def t_boom(default: int = 250, tooltip_extra: str = "") -> io.Int.Input:
 
 def seed(name: str = "seed", what: str = "noise") -> io.Int.Input:
     return io.Int.Input(
-        name, default=0, min=0, max=MAX_SEED, control_after_generate=True,
+        name, default=0, min=0, max=checks.MAX_SEED, control_after_generate=True,
         tooltip=f"Seed of the {what}. Batch item i uses seed + i, so it can be re-run alone with that seed.")
 
 
@@ -44,7 +43,7 @@ def cfg() -> io.Float.Input:
 
 def sampler() -> io.Combo.Input:
     return io.Combo.Input(
-        "sampler", options=sampling.sampler_names(), default=sampling.EXACT,
+        "sampler", options=sampling.sampler_names(), default=checks.EXACT,
         tooltip="boomerang_exact: the paper's Algorithm 1, one DDPM step per timestep from t_boom to 1 "
                 "(t_boom model calls; steps and scheduler are ignored). Any other sampler is the fast "
                 "path: `steps` steps of `scheduler`, starting exactly at the t_boom level. Recommended fast "
@@ -61,7 +60,7 @@ def scheduler() -> io.Combo.Input:
 
 def steps() -> io.Int.Input:
     return io.Int.Input(
-        "steps", default=20, min=1, max=MAX_T,
+        "steps", default=20, min=1, max=checks.MAX_T,
         tooltip="Fast path only: number of sampler steps, at most t_boom. More steps follow the model "
                 "more closely; boomerang_exact always takes t_boom steps.")
 
@@ -79,35 +78,6 @@ def pass_settings() -> list:
     return [cfg(), sampler(), scheduler(), steps()]
 
 
-def check_fast_path(t_boom_value, sampler_name, steps_value) -> bool | str:
-    """validate_inputs helper: ranges of t_boom and steps (ComfyUI skips its own min/max for inputs a
-    validate_inputs takes) and at most t_boom steps on the fast path. Inputs fed by links are None at
-    validation time; they are checked again when the node runs."""
-    if t_boom_value is not None and not 0 <= t_boom_value <= MAX_T:
-        return f"t_boom must be an integer in [0, {MAX_T}] (and at most the model's T); received {t_boom_value}"
-    steps_range = check_range("steps", steps_value, 1, MAX_T)
-    if steps_range is not True:
-        return steps_range
-    if None in (t_boom_value, sampler_name, steps_value):
-        return True
-    if sampler_name != sampling.EXACT and t_boom_value > 0 and steps_value > t_boom_value:
-        return (f"steps must be an integer in [1, t_boom = {t_boom_value}] on the fast path ({sampler_name}); "
-                f"received {steps_value}")
-    return True
-
-
-def check_range(name: str, value, low, high, kind: str = "an integer") -> bool | str:
-    """validate_inputs helper for one number; None (a linked input) is checked when the node runs."""
-    if value is not None and not low <= value <= high:
-        return f"{name} must be {kind} in [{low:g}, {high:g}]; received {value}"
-    return True
-
-
-def first_problem(*checks) -> bool | str:
-    """validate_inputs helper: the first message among ``checks`` results, or True when all passed."""
-    return next((c for c in checks if c is not True), True)
-
-
 def tiling_inputs(names=tiling.NODE_NAMES, with_mode: bool = True) -> list:
     """The tiled denoiser's inputs: denoise_tiling (nodes only), tile side, overlap and tiles per model call.
 
@@ -120,16 +90,16 @@ def tiling_inputs(names=tiling.NODE_NAMES, with_mode: bool = True) -> list:
                 "output). auto: only when the latent is larger than one tile; on: the same, and logs why "
                 "when it is not; off: the whole latent at once. " + tiling.SAME_CONDITIONING)] if with_mode else []
     return mode + [
-        io.Int.Input(tile_name, default=tiling.DEFAULT_TILE, min=tiling.MIN_TILE, max=tiling.MAX_TILE, step=8,
+        io.Int.Input(tile_name, default=tiling.DEFAULT_TILE, min=checks.MIN_TILE, max=checks.MAX_TILE, step=8,
                      optional=opt,
                      tooltip="Denoiser tile side in pixels (the VAE's compression ratio gives the latent size). "
                              "64: least memory, most tiles and overlap work; 8192: one tile for nearly any "
                              "image. Use the model's training size (512 for SD1.5, 1024 for SDXL)."),
-        io.Int.Input(overlap_name, default=tiling.DEFAULT_OVERLAP, min=0, max=tiling.MAX_TILE // 2 - 1, step=8,
+        io.Int.Input(overlap_name, default=tiling.DEFAULT_OVERLAP, min=0, max=checks.MAX_TILE // 2 - 1, step=8,
                      optional=opt,
                      tooltip="Pixels shared by neighbouring tiles, cross-faded with raised-cosine ramps; below half the "
                              "tile. 0: tiles only touch (faint seams possible); larger: smoother, more tiles."),
-        io.Int.Input(batch_name, default=1, min=1, max=tiling.MAX_TILE_BATCH, optional=opt,
+        io.Int.Input(batch_name, default=1, min=1, max=checks.MAX_TILE_BATCH, optional=opt,
                      tooltip="Tiles per model call. 1: least memory; more: faster on a GPU with room to spare, "
                              "memory grows with it."),
     ]

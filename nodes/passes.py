@@ -26,10 +26,10 @@ def run_passes(model, positive, negative, latent: dict, t_booms: list[int], cfg:
     reference = current["samples"]
     intermediates = []
     for p, t_boom in enumerate(t_booms):
-        noisy, level = sampling.add_forward_noise(model, current, t_boom, seed, bnoise.pass_stream(bnoise.STREAM_FORWARD, p))
+        current, level = sampling.boomerang(model, positive, negative, current, t_boom, cfg, sampler, scheduler,
+                                            steps, seed, bnoise.pass_stream(bnoise.STREAM_FORWARD, p),
+                                            bnoise.pass_stream(bnoise.STREAM_ANCESTRAL, p))
         log.info("Boomerang pass %d/%d: %s", p + 1, len(t_booms), level.describe())
-        current = sampling.reverse(model, positive, negative, noisy, cfg, sampler, scheduler, steps, seed,
-                               bnoise.pass_stream(bnoise.STREAM_ANCESTRAL, p))
         if color_match != "off" and t_boom > 0:
             current = current.copy()
             current["samples"] = match_channel_stats(current["samples"], reference, channel_dim=1, mode=color_match)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..boomerang import checks
 from . import inputs, tiling
 from .comfy.tiling import latent_tile, tiled_model
 
@@ -29,10 +30,10 @@ class BoomerangTiledModel(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, tile_size, overlap, tile_batch):
-        return tiling.validate(tile_size, overlap, tile_batch, tiling.MODEL_NAMES)
+        return checks.validate_tiling(tile_size, overlap, tile_batch, tiling.MODEL_NAMES)
 
     @classmethod
     def execute(cls, model, vae, tile_size, overlap, tile_batch) -> io.NodeOutput:
-        tiling.check(tile_size, overlap, tile_batch, tiling.MODEL_NAMES)
+        checks.check_tiling(tile_size, overlap, tile_batch, tiling.MODEL_NAMES)
         tile, lap = latent_tile(vae, tile_size, overlap)
         return io.NodeOutput(tiled_model(model, tile, lap, tile_batch))

@@ -5,14 +5,21 @@ import logging
 
 from comfy_api.latest import io
 
-from ..boomerang.errors import BoomerangInputError, check_int_range
-from ..boomerang.imaging import (INTERPOLATIONS, match_channel_stats, pad_to_multiple, resize_image, target_size,
-                                 tiled_map)
+from ..boomerang import checks
+from ..boomerang.checks import BoomerangInputError, check_int_range
+from ..boomerang.imaging import (
+    INTERPOLATIONS,
+    match_channel_stats,
+    pad_to_multiple,
+    resize_image,
+    target_size,
+    tiled_map,
+)
 from ..boomerang.schedule import auto_t_boom
 from . import inputs, tiling
+from .cascade_node import color_match_input
 from .comfy import sampling
 from .comfy.tiling import for_latent
-from .cascade_node import color_match_input
 from .passes import run_passes
 
 log = logging.getLogger("boomerang")
@@ -75,11 +82,11 @@ class UpscaleThenBoomerang(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, factor, t_boom, sampler, steps, passes, tile_size, denoise_tile=tiling.DEFAULT_TILE,
                         denoise_overlap=tiling.DEFAULT_OVERLAP, tile_batch=1):
-        return inputs.first_problem(inputs.check_range("factor", factor, 1.0, MAX_FACTOR, "a number"),
-                                    inputs.check_range("passes", passes, 1, 100),
-                                    inputs.check_range("tile_size", tile_size, 0, 8192),
-                                    inputs.check_fast_path(t_boom, sampler, steps),
-                                    tiling.validate(denoise_tile, denoise_overlap, tile_batch, tiling.NODE_NAMES))
+        return checks.first_problem(checks.check_range("factor", factor, 1.0, MAX_FACTOR, "a number"),
+                                    checks.check_range("passes", passes, 1, 100),
+                                    checks.check_range("tile_size", tile_size, 0, 8192),
+                                    checks.check_fast_path(t_boom, sampler, steps),
+                                    checks.validate_tiling(denoise_tile, denoise_overlap, tile_batch, tiling.NODE_NAMES))
 
     @classmethod
     def execute(cls, image, vae, model, positive, negative, factor, interpolation, t_boom, passes, cfg, sampler,
@@ -93,12 +100,12 @@ class UpscaleThenBoomerang(io.ComfyNode):
         check_int_range("passes", passes, 1, 100)
         check_int_range("tile_size", tile_size, 0, 8192)
         if denoise_tiling != "off":
-            tiling.check(denoise_tile, denoise_overlap, tile_batch, tiling.NODE_NAMES)
+            checks.check_tiling(denoise_tile, denoise_overlap, tile_batch, tiling.NODE_NAMES)
         width, height = target_size(image.shape[2], image.shape[1], factor)
         upscaled = resize_image(image[..., :3], width, height, interpolation)
         padded, _, _ = pad_to_multiple(upscaled, sampling.image_multiple(model, vae))  # cropped back after decoding
         latent = {"samples": sampling.vae_encode(vae, padded, lambda v, p: encode(v, p, tile_size))}
-        total = sampling.level_for(model, 0).total
+        total = sampling.timesteps(model)
         per_pass = t_boom if t_boom > 0 else auto_t_boom(factor, total, passes)
         log.info("UpscaleThenBoomerang: %dx%d -> %dx%d, %d pass(es) at t_boom %d/%d", image.shape[2],
                  image.shape[1], width, height, passes, per_pass, total)

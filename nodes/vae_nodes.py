@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..boomerang.errors import BoomerangInputError
+from ..boomerang.checks import BoomerangInputError
 from ..boomerang.imaging import pad_to_multiple
 from . import inputs
 from .comfy import sampling

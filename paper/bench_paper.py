@@ -30,8 +30,23 @@ import headless
 
 from . import paper_classifiers as pc
 from . import paper_report
-from .paper_jobs import (AUG_FRACTIONS, DRAW_SEED, EXACT, FAST, FRACTIONS, JOB_SEED, Jobs, draws, generate,
-                         job_list, job_spec, list_file, load_data, run_shards, shard)
+from .paper_jobs import (
+    AUG_FRACTIONS,
+    DRAW_SEED,
+    EXACT,
+    FAST,
+    FRACTIONS,
+    JOB_SEED,
+    Jobs,
+    draws,
+    generate,
+    job_list,
+    job_spec,
+    list_file,
+    load_data,
+    run_shards,
+    shard,
+)
 
 REPO = headless.REPO
 log = logging.getLogger("boomerang.paper")

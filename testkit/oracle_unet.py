@@ -14,6 +14,7 @@ import torch
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from diffusers.models.unets.unet_2d import UNet2DOutput
+
 from .oracle_law import closed_form_alpha_bars
 
 

@@ -1,7 +1,7 @@
 """The benchmark script keeps working (its --smoke mode); no timing is asserted, only what must hold exactly."""
 import re
-from testkit.bench_smoke import run_smoke
 
+from testkit.bench_smoke import run_smoke
 
 
 def test_bench_smoke_writes_every_section_with_equal_model_calls(tmp_path):

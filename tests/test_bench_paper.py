@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from testkit.bench_smoke import run_smoke
 
 REPO = Path(__file__).resolve().parent.parent

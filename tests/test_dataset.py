@@ -11,11 +11,11 @@ import sys
 import numpy as np
 import pytest
 import torch
-from testkit.dataset_helpers import REPO, manifest_rows, one_thread, output_files, pixels, spec_seed, write_digits
 from PIL import Image
 
 from headless.dataset import JobSpec, run_job
 from testkit.bench_smoke import run_smoke
+from testkit.dataset_helpers import REPO, manifest_rows, one_thread, output_files, pixels, spec_seed, write_digits
 
 FAST = {"t_boom": 20}  # the exact sampler over 20 of T = 1000 steps: a near copy, a few ms per image
 

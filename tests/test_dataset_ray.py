@@ -5,9 +5,9 @@ import signal
 
 import numpy as np
 import pytest
-from testkit.dataset_helpers import manifest_rows, one_thread, output_files, write_digits
 
 from headless.dataset import JobSpec, run_job
+from testkit.dataset_helpers import manifest_rows, one_thread, output_files, write_digits
 
 ray = pytest.importorskip("ray", reason="Ray is optional for the pack; devtools/setup_env.py installs it for the tests")
 

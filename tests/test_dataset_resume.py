@@ -8,9 +8,9 @@ import sys
 import time
 
 import numpy as np
-from testkit.dataset_helpers import REPO, manifest_rows, one_thread, output_files, write_digits
 
 from headless.dataset import JobSpec, run_job
+from testkit.dataset_helpers import REPO, manifest_rows, one_thread, output_files, write_digits
 
 ARGS = ["--t-boom", "16", "--batch", "2", "--seed", "11", "--threads", "1", "--no-progress", "--cpu"]
 

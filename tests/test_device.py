@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 import headless
-from boomerang.errors import BoomerangInputError
+from boomerang.checks import BoomerangInputError
 from testkit.dataset_helpers import REPO, write_digits
 from headless.dataset import JobSpec, run_job
 from headless.dataset.manifest import FILENAME, Manifest

@@ -17,13 +17,12 @@ from PIL import Image
 from skimage import data
 
 import headless
+from boomerang import faces as F
+from boomerang.checks import BoomerangInputError
 from testkit import graphs
+from testkit.bench_smoke import run_smoke
 from testkit.oracle_unet import GaussianOracleUNet, write_oracle
 from testkit.runtime import tiny_checkpoint
-
-from boomerang import faces as F
-from boomerang.errors import BoomerangInputError
-from testkit.bench_smoke import run_smoke
 
 REPO = Path(__file__).resolve().parent.parent
 FACE_512 = (175, 76, 266, 167)  # dlib HOG box on astronaut 512 px, exclusive right/bottom (measured by hand)

@@ -12,9 +12,8 @@ dpmpp_2m_sde/dpmpp_sde at 0.1-0.2% variance error.
 import pytest
 import torch
 
-from testkit import graphs
+from testkit import graphs, report
 from testkit.oracle_law import boomerang_law, errors, ode_law, sd_alpha_bars
-from testkit import report
 
 MU, S, X0, T_BOOM = 0.3, 1.0, 1.8, 500
 DETERMINISTIC = {"euler", "dpmpp_2m", "heun"}

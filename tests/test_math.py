@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from boomerang import noise, schedule
-from boomerang.errors import BoomerangInputError
+from boomerang.checks import BoomerangInputError
 from boomerang.imaging import match_channel_stats, pad_to_multiple, resize_image, target_size, tiled_map
 from boomerang.sampler import posterior_mean_std, sample_boomerang_exact
 from testkit.oracle_law import algorithm1_law, sd_alpha_bars

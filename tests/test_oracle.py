@@ -12,9 +12,8 @@ continuous law is asserted from t_boom = 200, and the chain law is asserted tigh
 import pytest
 import torch
 
-from testkit import graphs
+from testkit import graphs, report
 from testkit.oracle_law import algorithm1_law, boomerang_law, errors, flow_alpha_bars, flow_sigma, sd_alpha_bars
-from testkit import report
 
 MU, S, X0 = 0.3, 1.0, 1.8  # x0 sits 1.5 sd above the data mean
 SHIFT = 3.0  # SD3's default flow shift

@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from testkit import graphs
-from testkit.oracle_unet import GaussianOracleUNet, write_oracle, write_scheduler
 from testkit.oracle_law import algorithm1_law, closed_form_alpha_bars, errors
+from testkit.oracle_unet import GaussianOracleUNet, write_oracle, write_scheduler
 
 SCHEDULES = {"linear": (1e-4, 0.02), "scaled_linear": (0.00085, 0.012), "squaredcos_cap_v2": (1e-4, 0.02)}
 
@@ -164,7 +164,7 @@ def test_builtin_digits_model_is_listed_and_keeps_t0_exact(comfy):
 
 def test_loader_refuses_pickle_weights_and_unsupported_configs(tmp_path):
     from boomerang import pixel_model
-    from boomerang.errors import BoomerangInputError
+    from boomerang.checks import BoomerangInputError
 
     folder = tmp_path / "pickled"
     (folder / "unet").mkdir(parents=True)

@@ -160,5 +160,5 @@ def test_loader_refuses_each_unhonoured_scheduler_setting_by_name(comfy, tmp_pat
     (folder / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"refused before it is read")
     (folder / "scheduler").mkdir()
     (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps({**BASE, **extra}))
-    with pytest.raises(pack.errors.BoomerangInputError, match=message):
+    with pytest.raises(pack.checks.BoomerangInputError, match=message):
         pack.pixel_model.load(folder)

@@ -12,10 +12,9 @@ import pytest
 import torch
 
 from boomerang.imaging import feather, tile_grid
-from testkit import graphs
-from testkit.runtime import GraphError, tiny_checkpoint, write_photo
+from testkit import graphs, report
 from testkit.oracle_law import algorithm1_law, boomerang_law, errors, sd_alpha_bars
-from testkit import report
+from testkit.runtime import GraphError, tiny_checkpoint, write_photo
 
 MU, S, X0 = 0.3, 1.0, 1.8  # as in tests/test_oracle.py
 PIXEL_VAE = {"class_type": "VAELoader", "inputs": {"vae_name": "pixel_space"}}  # ratio 1: 1 px = 1 latent
@@ -301,9 +300,10 @@ def test_bad_tiling_inputs(comfy, field, value, expected):
          "cap": graphs.capture("out", latent=["c", 0])}
     _, (ok, _, _, node_errors) = comfy.validate(g)
     assert not ok and expected in str(node_errors)
-    tiling = comfy.pack_module("comfyui-boomerang").nodes.tiling
+    pack = comfy.pack_module("comfyui-boomerang")
     with pytest.raises(ValueError) as err:  # the same check when the node runs (linked inputs)
-        tiling.check(settings["denoise_tile"], settings["denoise_overlap"], settings["tile_batch"], tiling.NODE_NAMES)
+        pack.boomerang.checks.check_tiling(settings["denoise_tile"], settings["denoise_overlap"],
+                                           settings["tile_batch"], pack.nodes.tiling.NODE_NAMES)
     assert expected.split(";")[0] in str(err.value)
     assert f"received {value}" in str(err.value)
 

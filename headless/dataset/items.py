@@ -12,7 +12,6 @@ from pathlib import Path, PurePosixPath
 log = logging.getLogger("boomerang.dataset")
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
-MAX_SEED = (1 << 63) - 1
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ class Item:
     seed: int
     output: str  # relative output path
     input_hash: str = ""
-    pixels: object = None  # HxWx3 uint8 numpy array once loaded
+    path: Path | None = None  # the input file
 
 
 def _walk(folder: Path) -> list[Path]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 
-from boomerang.errors import BoomerangInputError
+from boomerang.checks import BoomerangInputError
 
 from ..device import ALLOWED, parse_device
 from ..paths import PACK_ROOT, cache_dir, comfyui_dir

@@ -123,7 +123,7 @@ def plan(spec, sources, out: Path, manifest: Manifest, retry_failed: bool, resul
             st, ihash = None, f"unreadable: {err}"
         for copy in range(spec.copies):
             item = Item(src.rel, copy, item_seed(spec.seed, src.rel, copy), output_path(src.rel, copy, spec.copies),
-                        ihash)
+                        ihash, src.path)
             result.total += 1
             row = rows.get((src.rel, copy))
             unchanged = row is not None and row["params_hash"] == params and row["input_hash"] == ihash
@@ -133,7 +133,6 @@ def plan(spec, sources, out: Path, manifest: Manifest, retry_failed: bool, resul
             if unchanged and row["state"] == "failed" and not retry_failed:
                 result.failed.append((src.rel, copy, row["error"]))
                 continue
-            item.path = src.path
             todo.append(item)
             entries.append({"rel": src.rel, "copy": copy, "params_hash": params, "input_hash": ihash,
                             "input_size": st.st_size if st else None, "input_mtime_ns": st.st_mtime_ns if st else None,

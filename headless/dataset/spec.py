@@ -6,17 +6,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from boomerang.checks import MAX_SEED, MAX_T, check_value
+
 PRESETS = ("anonymize", "augment", "upscale")
 DEFAULT_T_BOOM = {"anonymize": 500, "augment": 300, "upscale": 0}  # upscale: 0 = automatic from the factor
-MAX_SEED = (1 << 64) - 1
 FORMAT_VERSION = 2  # bump when the outputs of an unchanged spec would change (2: padded to any size, issue 20)
-
-
-def _check(name: str, value, low, high, kind: str = "an integer"):
-    bad_type = isinstance(value, bool) or not isinstance(value, (int, float) if kind == "a number" else int)
-    if bad_type or not low <= value <= high:
-        fmt = (lambda v: f"{v:g}") if kind == "a number" else str
-        raise ValueError(f"{name} must be {kind} in [{fmt(low)}, {fmt(high)}]; received {value!r}")
 
 
 @dataclass
@@ -60,20 +54,20 @@ class JobSpec:
         if self.t_boom is None and self.preset:
             self.t_boom = DEFAULT_T_BOOM[self.preset]
         if self.t_boom is not None:
-            _check("--t-boom", self.t_boom, 0, 10000)
+            check_value("--t-boom", self.t_boom, 0, MAX_T)
         if self.steps is not None:
-            _check("--steps", self.steps, 1, 10000)
+            check_value("--steps", self.steps, 1, MAX_T)
         if self.cfg is not None:
-            _check("--cfg", self.cfg, 0.0, 100.0, "a number")
-        _check("--copies", self.copies, 1, 1000)
+            check_value("--cfg", self.cfg, 0.0, 100.0, "a number")
+        check_value("--copies", self.copies, 1, 1000)
         if self.preset != "augment" and self.copies != 1:
             raise ValueError(f"--copies must be 1 unless --preset augment; received {self.copies}")
-        _check("--factor", self.factor, 1.0, 64.0, "a number")
-        _check("--seed", self.seed, 0, MAX_SEED)
-        _check("--batch", self.batch, 1, 1024)
-        _check("--max-pixels", self.max_pixels, 1, 1 << 34)
+        check_value("--factor", self.factor, 1.0, 64.0, "a number")
+        check_value("--seed", self.seed, 0, MAX_SEED)
+        check_value("--batch", self.batch, 1, 1024)
+        check_value("--max-pixels", self.max_pixels, 1, 1 << 34)
         if self.threads is not None:
-            _check("--threads", self.threads, 1, 1024)
+            check_value("--threads", self.threads, 1, 1024)
 
     def params_hash(self) -> str:
         """Everything that changes an output's bytes: the settings (not batch, max_pixels, threads), the workflow

@@ -20,11 +20,10 @@ import latent_preview
 from comfy.k_diffusion import sampling as k_sampling
 
 from ...boomerang import noise as bnoise
-from ...boomerang.errors import BoomerangInputError, check_finite, check_int_range
+from ...boomerang.checks import EXACT, BoomerangInputError, check_finite, check_int_range
 from ...boomerang.sampler import FIXED_SMALL, sample_boomerang_exact
 from ...boomerang.schedule import LevelTable, check_fast_schedule, describe_level, integer_grid
 
-EXACT = "boomerang_exact"
 META = "boomerang"  # key of the start-level metadata BoomerangNoise adds to a LATENT dict
 FLOW_T = 1000  # T used for models without a discrete timestep table (flow, continuous EDM/v)
 # Attribute of a model_sampling object naming boomerang_exact's step variance ("fixed_small" = Algorithm 1's
@@ -75,7 +74,13 @@ class Level:
         return describe_level(self.t_boom, self.total, self.sigma, self.discrete)
 
 
+def timesteps(model) -> int:
+    """The model's T, from its own sampling object (1000 for SD; FLOW_T for models without a timestep table)."""
+    return total_timesteps(model_sampling(model))
+
+
 def level_for(model, t_boom: int) -> Level:
+    """The start level t_boom of ``model``, checked against its T (the check that needs the model)."""
     ms = model_sampling(model)
     total = total_timesteps(ms)
     check_int_range("t_boom", t_boom, 0, total, f"This model has T = {total} timesteps")
@@ -218,21 +223,26 @@ def batch_indices(latent: dict) -> list[int] | None:
     return None if index is None else [int(i) for i in index]
 
 
-def add_forward_noise(model, latent: dict, t_boom: int, seed: int, stream: int = bnoise.STREAM_FORWARD):
-    """BoomerangNoise: x_t = noise_scaling(sigma(t_boom), eps, x0) in one shot; returns (latent, level)."""
-    latent = model_latent(model, latent)
-    x0 = latent["samples"]
-    level = level_for(model, t_boom)
+def _noised(model, latent: dict, x0: torch.Tensor, level: Level, seed: int, stream: int) -> dict:
+    """A copy of ``latent`` whose samples are x_t = noise_scaling(sigma(t_boom), eps, x0), in one shot."""
     out = latent.copy()
-    if t_boom == 0:
-        out[META] = {"t_boom": 0, "T": level.total, "sigma": 0.0, "seed": seed, "x0": x0}
-        return out, level
+    if level.t_boom == 0:
+        return out
     ms = model_sampling(model)
     seeds = bnoise.item_seeds(seed, x0.shape[0], batch_indices(latent))
     eps = bnoise.per_item_normal(x0.shape, seeds, stream, dtype=torch.float32)
     x0_in = latent_in(model, x0.float())
     x_t = ms.noise_scaling(torch.tensor([level.sigma]), eps, x0_in.clone(), max_denoise=False)
     out["samples"] = model.model.process_latent_out(x_t).to(x0.dtype)
+    return out
+
+
+def add_forward_noise(model, latent: dict, t_boom: int, seed: int, stream: int = bnoise.STREAM_FORWARD):
+    """BoomerangNoise: the noised latent, carrying its start level for PartialReverseSampler; (latent, level)."""
+    latent = model_latent(model, latent)
+    x0 = latent["samples"]
+    level = level_for(model, t_boom)
+    out = _noised(model, latent, x0, level, seed, stream)
     out[META] = {"t_boom": t_boom, "T": level.total, "sigma": level.sigma, "seed": seed, "x0": x0}
     return out, level
 
@@ -267,7 +277,7 @@ class _StartAtLevel(comfy.samplers.KSAMPLER):
 
 def _exact_function(model, x, sigmas, extra_args=None, callback=None, disable=None, noise_sampler=None):
     """Algorithm 1 of Luzi et al. (2024) as a ComfyUI sampler function (any sigma grid, any model type)."""
-    ms = model.inner_model.inner_model.model_sampling
+    ms = model.inner_model.model_patcher.get_model_object("model_sampling")
     if noise_sampler is None:  # as a plain SAMPLER (SamplerCustom/SamplerCustomAdvanced)
         seed = (extra_args or {}).get("seed")
         if seed is None:
@@ -332,14 +342,10 @@ def schedule(model, level: Level, sampler: str, scheduler: str, steps: int) -> t
         return integer_grid(lambda t: sigma_at(ms, t), level.t_boom, level.total).float()
     check_int_range("steps", steps, 1, level.t_boom,
                     f"The fast path ({sampler}) takes at most one step per timestep below t_boom = {level.t_boom}")
-    handler = comfy.samplers.SCHEDULER_HANDLERS.get(scheduler)
-    if handler is None:
+    if scheduler not in comfy.samplers.SCHEDULER_HANDLERS:
         raise BoomerangInputError("scheduler", f"one of {', '.join(comfy.samplers.SCHEDULER_HANDLERS)}", scheduler)
-    table = LevelTable([sigma_at(ms, t) for t in range(1, level.t_boom + 1)])
-    if handler.use_ms:
-        sigmas = handler.handler(table, steps)
-    else:
-        sigmas = handler.handler(n=steps, sigma_min=float(table.sigma_min), sigma_max=level.sigma)
+    table = LevelTable([sigma_at(ms, t) for t in range(1, level.t_boom + 1)])  # sigma_max: the t_boom level
+    sigmas = comfy.samplers.calculate_sigmas(table, scheduler, steps)
     return check_fast_schedule(torch.as_tensor(sigmas), level.sigma, scheduler).float()
 
 
@@ -356,8 +362,29 @@ def progress_callback(model, steps: int):
 
 def reverse(model, positive, negative, latent: dict, cfg: float, sampler: str, scheduler: str, steps: int,
             seed: int, stream: int = bnoise.STREAM_ANCESTRAL) -> dict:
-    """PartialReverseSampler: run the reverse process from the latent's t_boom level down to 0."""
+    """PartialReverseSampler: run the reverse process from the latent's t_boom level (BoomerangNoise's
+    metadata) down to 0."""
     meta, level = read_meta(model, latent)
+    return _reverse_from(model, positive, negative, latent, meta["x0"], level, cfg, sampler, scheduler, steps,
+                         seed, stream)
+
+
+def boomerang(model, positive, negative, latent: dict, t_boom: int, cfg: float, sampler: str, scheduler: str,
+              steps: int, seed: int, forward_stream: int = bnoise.STREAM_FORWARD,
+              ancestral_stream: int = bnoise.STREAM_ANCESTRAL) -> tuple[dict, Level]:
+    """One Boomerang inside one node: noise ``latent`` to t_boom, reverse to 0; (latent, level). The same
+    values as BoomerangNoise -> PartialReverseSampler, without the metadata round trip."""
+    latent = model_latent(model, latent)
+    x0 = latent["samples"]
+    level = level_for(model, t_boom)
+    noisy = _noised(model, latent, x0, level, seed, forward_stream)
+    return _reverse_from(model, positive, negative, noisy, x0, level, cfg, sampler, scheduler, steps, seed,
+                         ancestral_stream), level
+
+
+def _reverse_from(model, positive, negative, latent: dict, x0: torch.Tensor, level: Level, cfg: float,
+                  sampler: str, scheduler: str, steps: int, seed: int, stream: int) -> dict:
+    """The reverse process from ``latent`` (noised from ``x0`` to ``level``) down to 0."""
     samples = latent["samples"]
     out = {k: v for k, v in latent.items() if k != META}
     if level.t_boom == 0:
@@ -365,7 +392,7 @@ def reverse(model, positive, negative, latent: dict, cfg: float, sampler: str, s
         return out
     sigmas = schedule(model, level, sampler, scheduler, steps)
     ms = model_sampling(model)
-    x0 = meta["x0"].to(samples.device)
+    x0 = x0.to(samples.device)
     a, s = forward_coeffs(ms, level.sigma)
     # The eps that makes noise_scaling(sigma, eps, x0) equal the given noisy latent (edits are kept).
     eps = (latent_in(model, samples.float()) - a * latent_in(model, x0.float())) / s

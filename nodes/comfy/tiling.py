@@ -17,9 +17,9 @@ import threading
 
 import torch
 
-from ...boomerang.errors import BoomerangInputError
+from ...boomerang.checks import BoomerangInputError, check_tiling
 from ...boomerang.imaging import TileGrid, tile_grid
-from ..tiling import MODES, NODE_NAMES, check
+from ..tiling import MODES, NODE_NAMES
 
 log = logging.getLogger("boomerang")
 MAX_LAYOUTS = 8  # cached (shape, device) blend layouts per wrapper: one per GPU of a multi-GPU run, and then some
@@ -132,7 +132,7 @@ def for_latent(model, vae, samples: torch.Tensor, mode: str, tile_size: int, ove
         raise BoomerangInputError("denoise_tiling", f"one of {', '.join(MODES)}", mode)
     if mode == "off":
         return model
-    check(tile_size, overlap, tile_batch, names)
+    check_tiling(tile_size, overlap, tile_batch, names)
     if vae is None:
         if mode == "on":
             raise BoomerangInputError("vae", "a VAE when denoise_tiling is on (its compression ratio turns the "
