@@ -1,6 +1,6 @@
 # Two commands on a fresh machine (Python >= 3.10 and network access to PyPI; the tests also apt-get chromium):
 #   make demo   set up (venv, pinned ComfyUI) and run the main job on the built-in digits model -> output/
-#   make test   set up (the same, plus Debian's chromium for the browser tests) and run every test
+#   make test   set up (the same, plus Debian's chromium for the browser tests), lint (ruff), run every test
 PYTHON ?= python3
 VENV ?= $(CURDIR)/.venv
 export BOOMERANG_VENV := $(VENV)
@@ -12,6 +12,7 @@ demo:
 
 test:
 	$(PYTHON) -m devtools.setup_env
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest tests -ra --durations=25 $(ARGS)
 
 # Benchmarks (never tests): docs/BENCHMARKS.md, and docs/LOCALITY.md + docs/locality.png

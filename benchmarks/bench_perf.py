@@ -160,7 +160,8 @@ def fmt(t) -> str:
 
 def report(o, c, acc, b, mem, cold, meta) -> str:
     lines = ["# Benchmarks", "",
-             f"Written by `make bench` (`python -m benchmarks.bench_perf`) on {meta['machine']}, torch {torch.__version__}, "
+             f"Written by `make bench` (`python -m benchmarks.bench_perf`) on {meta['machine']}, torch "
+             f"{torch.__version__}, "
              f"{torch.get_num_threads()} threads, ComfyUI {meta['comfyui']}. Times: median (min-max) of "
              f"{meta['repeats']} runs (15 for the sub-second 64x64 cases of section 1) after one warm-up, variants "
              f"alternating run by run. Whole run: "
@@ -173,7 +174,8 @@ def report(o, c, acc, b, mem, cold, meta) -> str:
              "|---|---|---|---|---|---|---|"]
     for r in o:
         lines.append(f"| {r['size']}x{r['size']} | {r['batch']} | {fmt(r['stock'])} | {fmt(r['ours'])} | "
-                     f"{r['ours'][0] / r['stock'][0]:.3f} | {r['calls']['KSamplerAdvanced']} / {r['calls']['Boomerang']} | "
+                     f"{r['ours'][0] / r['stock'][0]:.3f} | {r['calls']['KSamplerAdvanced']} / "
+                     f"{r['calls']['Boomerang']} | "
                      f"{r['sigma_diff']:.1e} |")
     top = max(c["times"])
     full = c["times"][top][0]
@@ -185,7 +187,8 @@ def report(o, c, acc, b, mem, cold, meta) -> str:
         lines.append(f"| {t} | {fmt(v)} | {v[0] / full:.3f} | {t / top:.3f} | {(v[0] / full) / (t / top) - 1:+.1%} |")
     rec = bench_accuracy.recommended(acc)
     lines += ["", "## 3. Accuracy per model call (exact Gaussian oracle)", "",
-              f"x0 = {bench_accuracy.X0}, data N({bench_accuracy.MU}, {bench_accuracy.S}^2), SD schedule, 65,536 values "
+              f"x0 = {bench_accuracy.X0}, data N({bench_accuracy.MU}, {bench_accuracy.S}^2), SD schedule, 65,536 "
+              f"values "
               "per cell (variance standard error 0.55%), scheduler karras for the fast samplers. Each cell: model "
               "calls / mean error in sd / variance error against the closed-form Boomerang law. **ok**: variance "
               "error <= 3% and mean error <= 0.03 sd.", "", bench_accuracy.table(acc), ""]

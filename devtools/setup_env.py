@@ -48,7 +48,8 @@ PACK_REQUIREMENTS = ["diffusers==0.42.1"]  # requirements.txt asks users for dif
 PROJECT_EXTRAS = ["pytest>=8", "requests", "scikit-image>=0.22", "playwright>=1.40", "scikit-learn>=1.3",
                   "matplotlib>=3.7", "ray==2.60.0",
                   # optional for users (the face nodes): dlib as a binary wheel and dlib's face model files
-                  "dlib-bin>=19.24", "face-recognition-models>=0.3"]
+                  "dlib-bin>=19.24", "face-recognition-models>=0.3",
+                  "ruff==0.17.6"]  # `make test` lints first (pyproject's [tool.ruff]); pinned: rules change
 # comfy-cli (the Registry's `comfy node validate`) pulls many pinned packages that can clash with ComfyUI's:
 # it gets a small venv of its own in the cache, and tests/test_pack.py calls its `comfy` binary.
 COMFY_CLI = "comfy-cli==1.23.0"

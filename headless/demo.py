@@ -31,7 +31,8 @@ log = logging.getLogger("boomerang.demo")
 def fractions(text: str) -> list[float]:
     values = [float(v) for v in text.split(",") if v.strip()]
     if not values or any(not 0.0 <= v <= 1.0 for v in values):
-        raise argparse.ArgumentTypeError(f"--fractions must be numbers in [0, 1] separated by commas; received {text!r}")
+        raise argparse.ArgumentTypeError(f"--fractions must be numbers in [0, 1] separated by commas; received "
+                                         f"{text!r}")
     return values
 
 
@@ -117,7 +118,8 @@ def parse(argv):
     parser = argparse.ArgumentParser(prog="python -m headless demo", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, help="a diffusers pixel-model folder or an SD-style .safetensors "
                         "checkpoint (default: the built-in digits DDPM)")
-    parser.add_argument("--image", type=Path, action="append", help="input image (repeatable; default: 4 held-out digits)")
+    parser.add_argument("--image", type=Path, action="append", help="input image (repeatable; default: 4 held-out "
+                                                                    "digits)")
     parser.add_argument("--size", type=int, help="resize inputs to size x size first (default: keep their size)")
     parser.add_argument("--fractions", type=fractions, default=fractions(",".join(f"{i / 10:g}" for i in range(11))),
                         help="t_boom/T values, comma-separated (default 0,0.1,...,1)")
@@ -125,7 +127,8 @@ def parse(argv):
     parser.add_argument("--seed", type=int, default=0, help="base seed; batch item k uses seed + k")
     parser.add_argument("--digits", default="2,3,5,8", help="which digit classes the default inputs show")
     parser.add_argument("--sampler", default=None, help="boomerang_exact (default for pixel models) or a ComfyUI "
-                        "sampler (default dpmpp_3m_sde for checkpoints, the benchmarked fast setting, with --steps of karras)")
+                        "sampler (default dpmpp_3m_sde for checkpoints, the benchmarked fast setting, with --steps of "
+                        "karras)")
     parser.add_argument("--steps", type=int, default=20, help="fast-path steps (ignored by boomerang_exact)")
     parser.add_argument("--prompt", default="", help="positive prompt for checkpoints with a text encoder")
     parser.add_argument("--output", type=Path, default=REPO / "output")
@@ -136,7 +139,8 @@ def parse(argv):
     except ValueError as err:
         parser.error(str(err))
     if args.checkpoint is not None and not (args.checkpoint.is_dir() or args.checkpoint.is_file()):
-        parser.error(f"--checkpoint must be an existing diffusers model folder or checkpoint file; received {args.checkpoint}")
+        parser.error(f"--checkpoint must be an existing diffusers model folder or checkpoint file; received "
+                     f"{args.checkpoint}")
     for image in args.image or []:
         if not image.is_file():
             parser.error(f"--image must be an existing image file; received {image}")

@@ -87,10 +87,12 @@ class ComfyRuntime:
             import comfy.options
 
             comfy.options.enable_args_parsing()
+            import utils.extra_config  # noqa: F401 - as main.py does, before nodes.py puts comfy/ first on sys.path
+
+            # isort: split
             import execution
             import folder_paths
             import nodes
-            import utils.extra_config  # noqa: F401 - as main.py does, before nodes.py puts comfy/ first on sys.path
         finally:
             sys.argv = saved_argv
         self._read_device()

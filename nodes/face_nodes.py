@@ -19,7 +19,8 @@ def detector_inputs(upsample_default: int = 1) -> list:
     return [
         io.Combo.Input("detector", options=list(dlib_faces.DETECTORS), default="hog",
                        tooltip="hog: dlib's HOG + linear SVM, fast, frontal faces only, a few false boxes. cnn: "
-                               "dlib's CNN (MMOD) detector, accurate and finds turned faces, about 50x slower on a CPU."),
+                               "dlib's CNN (MMOD) detector, accurate and finds turned faces, about 50x slower on a "
+                               "CPU."),
         io.Int.Input("upsample", default=upsample_default, min=0, max=4,
                      tooltip="Times the photo is doubled before detection. 0 finds faces of about 80 px and up; "
                              "each step halves the smallest face found and costs about 4x the time."),

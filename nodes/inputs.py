@@ -97,7 +97,8 @@ def tiling_inputs(names=tiling.NODE_NAMES, with_mode: bool = True) -> list:
                              "image. Use the model's training size (512 for SD1.5, 1024 for SDXL)."),
         io.Int.Input(overlap_name, default=tiling.DEFAULT_OVERLAP, min=0, max=checks.MAX_TILE // 2 - 1, step=8,
                      optional=opt,
-                     tooltip="Pixels shared by neighbouring tiles, cross-faded with raised-cosine ramps; below half the "
+                     tooltip="Pixels shared by neighbouring tiles, cross-faded with raised-cosine ramps; below half "
+                             "the "
                              "tile. 0: tiles only touch (faint seams possible); larger: smoother, more tiles."),
         io.Int.Input(batch_name, default=1, min=1, max=checks.MAX_TILE_BATCH, optional=opt,
                      tooltip="Tiles per model call. 1: least memory; more: faster on a GPU with room to spare, "

@@ -175,7 +175,10 @@ def run(plan: Plan, work: Path, out: Path, smoke: bool, threads: int | None, wor
     marks["evaluated"] = time.perf_counter() - start
     meta = {"T": T, "train": len(data["y"]), "held_out": len(data["test_y"]), "plan": asdict(plan), "smoke": smoke,
             "jobs": jobs.records, "marks": marks, "seconds": time.perf_counter() - start,
-            "threads": (f"1 in each of {processes} processes" if processes > 1 else torch.get_num_threads()), "machine": f"{platform.machine()} CPU, torch {torch.__version__}",
+            "threads": (f"1 in each of {processes} "
+                        f"processes" if processes > 1 else torch.get_num_threads()), "machine": f"{platform.machine()} "
+                                                                                                f"CPU, torch "
+                                                                                                f"{torch.__version__}",
             "fast": FAST, "fractions": list(FRACTIONS), "aug_fractions": list(AUG_FRACTIONS),
             "reference_fraction": plan.reference, "workers": workers, "processes": processes, "job_seed": JOB_SEED, "draw_seed": DRAW_SEED}
     meta["generation_seconds"] = marks["samples"]
@@ -230,7 +233,8 @@ def estimate(work: Path, threads: int | None, workers: int, processes: int, devi
     trainings = 1 + plan.cnn_seeds * (1 + len(FRACTIONS) + 3) + plan.draws * (
         len(aug_conditions(plan)[:-2]) * len(plan.shots) + 2 * len(plan.exact_shots))
     parts = {"fast items s": (len(FRACTIONS) * plan.anon + len(AUG_FRACTIONS) * union * plan.copies) * per_fast,
-             "exact items s": (plan.exact_anon + exact_union * plan.copies) * round(plan.reference * T) * per_exact_call,
+             "exact items "
+             "s": (plan.exact_anon + exact_union * plan.copies) * round(plan.reference * T) * per_exact_call,
              "CNN trainings s": trainings * per_cnn}
     total = sum(parts.values()) + 60  # boot, SVMs, attacks, plots
     # with --processes k (one thread each) the samples are split k ways; measured here in one process
@@ -246,7 +250,8 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, same structure (the test suite's run)")
     parser.add_argument("--estimate", action="store_true", help="time a slice and print the full run's estimate")
     parser.add_argument("--work", type=Path, default=None,
-                        help="folder of the dataset jobs (default: <cache>/bench-paper, or a temporary one with --smoke); "
+                        help="folder of the dataset jobs (default: <cache>/bench-paper, or a temporary one with "
+                             "--smoke); "
                              "a re-run resumes from it")
     parser.add_argument("--out", type=Path, default=REPO / "docs", help="where PAPER_RESULTS.md and its plots go")
     parser.add_argument("--threads", type=int, default=None, help="torch threads of the dataset jobs (default torch's "
@@ -276,7 +281,8 @@ def main(argv=None):
             print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")  # noqa: T201
         return
     if args.render_only and not (args.out / "paper_results.json").is_file():
-        parser.error(f"--render-only needs a paper_results.json in --out from an earlier run; received --out {args.out}")
+        parser.error(f"--render-only needs a paper_results.json in --out from an earlier run; received --out "
+                     f"{args.out}")
     if args.render_only:
         results = paper_report.from_json(args.out / "paper_results.json")
         paper_report.write(results, None, args.out)

@@ -115,7 +115,8 @@ class Jobs:
         out = self.work / "jobs" / name
         result = run_job(spec, inputs, out, runtime=self.rt, progress=self.progress)
         if result.failed or result.interrupted:
-            raise RuntimeError(f"dataset job {name} did not finish: {result.failed[:3]} interrupted={result.interrupted}")
+            raise RuntimeError(f"dataset job {name} did not finish: {result.failed[:3]} "
+                               f"interrupted={result.interrupted}")
         from headless.dataset.manifest import Manifest
 
         manifest = Manifest(out)

@@ -33,7 +33,8 @@ def test_tiling_bench_rewrites_only_its_own_section(tmp_path):
     assert doc.read_text() == f"# Benchmarks\n\nkeep me\n\n{bench_tiling.BEGIN}\nnew numbers\n{bench_tiling.END}\n\ntail\n"
     # full-size buffers of the tiled 4096 px run, from their shapes: 40 bytes per output pixel in image space
     sizes = bench_tiling.full_size_bytes(4096)
-    assert sizes["upscaled image"] + sizes["VAE decode accumulator + weights"] + sizes["normalised decode"] == 40 * 4096 ** 2
+    assert sizes["upscaled image"] + sizes["VAE decode accumulator + weights"] + sizes["normalised "
+                                                                                       "decode"] == 40 * 4096 ** 2
     assert sizes["latent (one copy)"] == 4 * 4 * 512 * 512
     assert sizes["denoiser blend weights"] == 4 * 81 * 64 * 64  # 9 x 9 tiles of 64 x 64 latent samples
 

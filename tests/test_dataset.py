@@ -69,7 +69,8 @@ def test_folder_job_end_to_end(comfy, tmp_path, caplog):
 def _per_item_graph(seeds, per_item: bool, t_boom: int = 12) -> dict:
     model = ["per", 0] if per_item else ["load", 0]
     graph = {
-        "load": {"class_type": "PixelDiffusionLoader", "inputs": {"model_name": "digits-ddpm (built-in)", "weight_dtype": "float32"}},
+        "load": {"class_type": "PixelDiffusionLoader", "inputs": {"model_name": "digits-ddpm "
+                                                                                "(built-in)", "weight_dtype": "float32"}},
         "per": {"class_type": "BoomerangPerItemModel", "inputs": {"model": ["load", 0]}},
         "lat": {"class_type": "BoomerangTestLatent", "inputs": {"value": 0.3, "batch": len(seeds), "channels": 3,
                                                                 "height": 16, "width": 16, "with_extras": False}},
@@ -125,7 +126,8 @@ def test_workflow_file_job_runs_per_item_seeds(comfy, tmp_path):
     src, out = tmp_path / "digits", tmp_path / "out"
     rels = write_digits(src, 3, offset=60, subfolders=1)
     workflow = {
-        "1": {"class_type": "PixelDiffusionLoader", "inputs": {"model_name": "digits-ddpm (built-in)", "weight_dtype": "float32"}},
+        "1": {"class_type": "PixelDiffusionLoader", "inputs": {"model_name": "digits-ddpm "
+                                                                             "(built-in)", "weight_dtype": "float32"}},
         "2": {"class_type": "LoadImage", "inputs": {"image": "anything.png"}},
         "3": {"class_type": "VAEEncode", "inputs": {"pixels": ["2", 0], "vae": ["1", 1]}},
         "4": {"class_type": "Boomerang", "inputs": {"model": ["1", 0], "positive": ["1", 2], "negative": ["1", 2],

@@ -32,7 +32,8 @@ def run_case(comfy, kind, t_boom, **kw):
     chain = algorithm1_law(alpha_bars(kind), t_boom, MU, S, X0)
     law_err, chain_err = errors(samples, *law), errors(samples, *chain)
     report.append("oracle.txt",
-                  f"{kind:5s} t_boom={t_boom:4d} | vs continuous law: mean {law_err[0]:.4f} sd, var {100 * law_err[1]:.2f}% "
+                  f"{kind:5s} t_boom={t_boom:4d} | vs continuous law: mean {law_err[0]:.4f} sd, var "
+                  f"{100 * law_err[1]:.2f}% "
                   f"| vs Algorithm-1 chain: mean {chain_err[0]:.4f} sd, var {100 * chain_err[1]:.2f}% "
                   f"| model calls {comfy.calls('oracle')}")
     return law_err, chain_err
@@ -59,7 +60,8 @@ def test_full_t_boom_is_a_global_sample(comfy, kind):
     """At t_boom = T the output follows the data law N(mu, s^2) (SD's alpha_bar_T = 0.0047: nearly)."""
     out = comfy.run(graphs.oracle_boomerang(kind, 1000, x0=X0, mu=MU, s=S, shift=SHIFT))
     mean_err, var_err = errors(out["out"]["latent"]["samples"], MU, S * S)
-    report.append("oracle.txt", f"{kind:5s} t_boom=1000 | vs N(mu, s^2): mean {mean_err:.4f} sd, var {100 * var_err:.2f}%")
+    report.append("oracle.txt", f"{kind:5s} t_boom=1000 | vs N(mu, s^2): mean {mean_err:.4f} sd, var "
+                                f"{100 * var_err:.2f}%")
     assert mean_err < 0.03 and var_err < 0.03
 
 

@@ -288,7 +288,8 @@ def test_cascade_loop_tiling_modes(comfy, caplog):
 @pytest.mark.parametrize("field,value,expected", [
     ("denoise_tile", 32, "denoise_tile must be an integer in [64, 8192]; received 32"),
     ("denoise_tile", 9000, "denoise_tile must be an integer in [64, 8192]; received 9000"),
-    ("denoise_overlap", 32, "denoise_overlap must be an integer in [0, denoise_tile / 2) = [0, 32) pixels; received 32"),
+    ("denoise_overlap", 32, "denoise_overlap must be an integer in [0, denoise_tile / 2) = [0, 32) pixels; received "
+                            "32"),
     ("tile_batch", 0, "tile_batch must be an integer in [1, 64]; received 0"),
 ])
 def test_bad_tiling_inputs(comfy, field, value, expected):

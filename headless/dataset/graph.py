@@ -182,7 +182,8 @@ def workflow_template(classes: dict, path: Path) -> Template:
         found[role] = ids[0]
     names = [n["inputs"].get(k) for n in graph.values() for k in ("ckpt_name", "model_name", "unet_name")
              if isinstance(n["inputs"].get(k), str)]
-    template = Template(graph, found["LoadImage"], found["SaveImage"], names[0] if names else "", f"workflow {path.name}")
+    template = Template(graph, found["LoadImage"], found["SaveImage"], names[0] if names else "", f"workflow "
+                                                                                                  f"{path.name}")
     if found["SaveImage"] not in template._closure(image_only=True):
         raise ValueError(f"--workflow must save an image made from its LoadImage; in {path} the SaveImage (node "
                          f"{found['SaveImage']}) does not depend on the LoadImage (node {found['LoadImage']})")
