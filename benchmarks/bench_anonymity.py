@@ -75,7 +75,8 @@ def build_graph(ckpt: str, names: list[str], t_booms: list[int], seeds: int, set
                 g[f"boom{key}"] = {"class_type": "Boomerang", "inputs": {
                     "model": ["ckpt", 0], "positive": ["pos", 0], "negative": ["neg", 0], "latent": [f"enc{i}", 0],
                     "t_boom": t, **settings, "seed": s}}
-                g[f"dec{key}"] = {"class_type": "VAEDecode", "inputs": {"samples": [f"boom{key}", 0], "vae": ["ckpt", 2]}}
+                g[f"dec{key}"] = {"class_type": "VAEDecode",
+                                  "inputs": {"samples": [f"boom{key}", 0], "vae": ["ckpt", 2]}}
                 g[f"save{key}"] = {"class_type": "SaveImage", "inputs": {"images": [f"dec{key}", 0],
                                                                          "filename_prefix": f"anonymity/{key}"}}
     return g
@@ -134,7 +135,10 @@ def table(result: dict, threshold: float) -> list[str]:
         no_face = n - len(found)
         different = no_face + int((found >= threshold).sum())
         dist = f"{found.min():.3f} / {np.median(found):.3f} / {found.max():.3f}" if len(found) else "-"
-        share = (lambda k: f"{k}/{n} ({100 * k / n:.0f}%)" if n else "-")
+
+        def share(k, n=n):
+            return f"{k}/{n} ({100 * k / n:.0f}%)" if n else "-"
+
         lines.append(f"| {t / result['total']:.1f} | {n} | {share(no_face)} | {share(different)} | {dist} |")
     return lines
 

@@ -141,7 +141,8 @@ def cost_vs_t(rt, repeats: int, batch: int = 4, t_values=(100, 250, 500, 1000)) 
 def batching(rt, ckpt: str, repeats: int, n: int = 8) -> dict:
     """Section 4: n local samples of one 64x64 latent in one batch against n runs of batch 1."""
     def graph(batch, seed):
-        return {**sd_nodes(ckpt, 64, 1), "rep": {"class_type": "RepeatLatentBatch", "inputs": {"samples": ["lat", 0], "amount": batch}},
+        return {**sd_nodes(ckpt, 64, 1),
+                "rep": {"class_type": "RepeatLatentBatch", "inputs": {"samples": ["lat", 0], "amount": batch}},
                 "b": {"class_type": "Boomerang", "inputs": {
                     "model": ["ckpt", 0], "positive": ["pos", 0], "negative": ["neg", 0], "latent": ["rep", 0],
                     "t_boom": 500, "cfg": 7.5, "sampler": "dpmpp_2m_sde", "scheduler": "karras", "steps": K_STEPS,
@@ -214,7 +215,7 @@ def report(o, c, acc, b, mem, cold, meta) -> str:
               "|---|---|---|---|---|---|---|---|"]
     for r in mem:
         tiles = f"{r['tile_size']} px" if r["tile_size"] else "off"
-        gib = lambda v: f"{v / 2**30:.2f} GiB" if v is not None else "n/a"  # noqa: E731
+        gib = lambda v: f"{v / 2**30:.2f} GiB" if v is not None else "n/a"  # noqa: E731 - a one-line table formatter
         if "stopped" in r:
             lines.append(f"| {r['factor']}x | {64 * r['factor']}x{64 * r['factor']} | {tiles} | - | - | - | "
                          f"{gib(r['peak_bytes'])} | {r['stopped']} |")

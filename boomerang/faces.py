@@ -203,7 +203,8 @@ def paste(image: torch.Tensor, patch: torch.Tensor, crop: Box, weight: torch.Ten
 
 
 def blur(patch: torch.Tensor, cells: int = 8) -> torch.Tensor:
-    """A [h, w, C] patch reduced to about ``cells`` x ``cells`` averages and smoothly enlarged back: no identity left."""
+    """A [h, w, C] patch reduced to about ``cells`` x ``cells`` averages and smoothly enlarged back: no identity
+    left."""
     h, w = patch.shape[0], patch.shape[1]
     x = patch.movedim(-1, 0)[None].float()
     small = F.adaptive_avg_pool2d(x, (max(1, min(cells, h)), max(1, min(cells, w))))

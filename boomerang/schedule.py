@@ -47,7 +47,8 @@ def integer_grid(sigma_at: Callable[[int], float], t_boom: int, total: int) -> t
     return torch.tensor(levels + [0.0], dtype=torch.float64)
 
 
-def check_fast_schedule(sigmas: torch.Tensor, sigma_start: float, scheduler: str, rel_tol: float = 1e-4) -> torch.Tensor:
+def check_fast_schedule(sigmas: torch.Tensor, sigma_start: float, scheduler: str,
+                        rel_tol: float = 1e-4) -> torch.Tensor:
     """Pin a fast-path schedule to start exactly at the t_boom level; check it descends strictly to 0.
 
     A scheduler computed on the levels 1..t_boom starts at the top level, except ones that skip it by

@@ -148,7 +148,7 @@ SVM labels of the samples: {shares} (a model that covers every class evenly woul
 Labels on which two unrelated classifiers agree, and a nearest-training-image distance like that of unseen
 real digits, say the samples read as digits without being copies of the training set. It is still a
 {n_params / 1e6:.1f} M-parameter model of 16x16 digits: a demonstration model, not a benchmark generator.
-"""
+"""  # noqa: E501 - generated markdown: each table row and paragraph is one line of the model card
     (out / "README.md").write_text(text)
 
 

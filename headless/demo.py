@@ -174,7 +174,8 @@ def main(argv=None) -> Path:
         from PIL import Image
 
         for image in images:
-            Image.open(input_dir / image).convert("RGB").resize((args.size, args.size), Image.Resampling.LANCZOS).save(input_dir / image)
+            picture = Image.open(input_dir / image).convert("RGB")
+            picture.resize((args.size, args.size), Image.Resampling.LANCZOS).save(input_dir / image)
     sampler = args.sampler or model.default_sampler
     settings = {"cfg": model.default_cfg, "sampler": sampler, "scheduler": "karras", "steps": args.steps}
     total_t = model_timesteps(rt, nodes, links, images[0])  # also surfaces model errors before any sampling
@@ -220,7 +221,8 @@ def sheet_from_history(history, args, images, labels, input_dir, t_booms, total_
             rows.append((f"{labels[i]}\nseed {args.seed + k}", original, [col[k] for col in outputs]))
     title = f"Boomerang local samples - {name}, {sampler}, T = {total_t}"
     side = 64 if max(Image.open(input_dir / images[0]).size) <= 64 else 128
-    return contact_sheet.save(contact_sheet.draw(rows, columns, title, side=side), out_dir / SUBFOLDER / "contact_sheet.png")
+    sheet = contact_sheet.draw(rows, columns, title, side=side)
+    return contact_sheet.save(sheet, out_dir / SUBFOLDER / "contact_sheet.png")
 
 
 def run(argv=None) -> int:

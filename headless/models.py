@@ -39,7 +39,8 @@ def check_checkpoint(checkpoint) -> Path | None:
 def model_nodes(kind: str, name: str, prompt: str = "") -> tuple[dict, dict]:
     """(loader nodes, links {model, vae, positive, negative}) for a pixel model or an SD-style checkpoint."""
     if kind == "pixel":
-        nodes = {"load": {"class_type": "PixelDiffusionLoader", "inputs": {"model_name": name, "weight_dtype": "float32"}}}
+        nodes = {"load": {"class_type": "PixelDiffusionLoader",
+                          "inputs": {"model_name": name, "weight_dtype": "float32"}}}
         return nodes, {"model": ["load", 0], "vae": ["load", 1], "positive": ["load", 2], "negative": ["load", 2]}
     nodes = {"load": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": name}},
              "pos": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["load", 1], "text": prompt}},

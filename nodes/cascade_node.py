@@ -61,7 +61,8 @@ class CascadeLoop(io.ComfyNode):
                         denoise_overlap=tiling.DEFAULT_OVERLAP, tile_batch=1):
         return checks.first_problem(checks.check_range("passes", passes, 1, 100),
                                     checks.check_fast_path(t_boom, sampler, steps),
-                                    checks.validate_tiling(denoise_tile, denoise_overlap, tile_batch, tiling.NODE_NAMES))
+                                    checks.validate_tiling(denoise_tile, denoise_overlap, tile_batch,
+                                                           tiling.NODE_NAMES))
 
     @classmethod
     def execute(cls, model, positive, negative, latent, t_boom, cfg, sampler, scheduler, steps, seed, passes,

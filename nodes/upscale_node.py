@@ -86,7 +86,8 @@ class UpscaleThenBoomerang(io.ComfyNode):
                                     checks.check_range("passes", passes, 1, 100),
                                     checks.check_range("tile_size", tile_size, 0, 8192),
                                     checks.check_fast_path(t_boom, sampler, steps),
-                                    checks.validate_tiling(denoise_tile, denoise_overlap, tile_batch, tiling.NODE_NAMES))
+                                    checks.validate_tiling(denoise_tile, denoise_overlap, tile_batch,
+                                                           tiling.NODE_NAMES))
 
     @classmethod
     def execute(cls, image, vae, model, positive, negative, factor, interpolation, t_boom, passes, cfg, sampler,

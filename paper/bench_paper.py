@@ -180,7 +180,8 @@ def run(plan: Plan, work: Path, out: Path, smoke: bool, threads: int | None, wor
                                                                                                 f"CPU, torch "
                                                                                                 f"{torch.__version__}",
             "fast": FAST, "fractions": list(FRACTIONS), "aug_fractions": list(AUG_FRACTIONS),
-            "reference_fraction": plan.reference, "workers": workers, "processes": processes, "job_seed": JOB_SEED, "draw_seed": DRAW_SEED}
+            "reference_fraction": plan.reference, "workers": workers, "processes": processes, "job_seed": JOB_SEED,
+            "draw_seed": DRAW_SEED}
     meta["generation_seconds"] = marks["samples"]
     results = {"meta": meta, "privacy": priv, "augmentation": aug}
     paper_report.write(results, data, out)
@@ -278,7 +279,7 @@ def main(argv=None):
                          else headless.cache_dir() / "bench-paper")
     if args.estimate:
         for key, value in estimate(work, args.threads, args.workers, args.processes, device).items():
-            print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")  # noqa: T201
+            print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")  # noqa: T201 - the estimate is the output
         return
     if args.render_only and not (args.out / "paper_results.json").is_file():
         parser.error(f"--render-only needs a paper_results.json in --out from an earlier run; received --out "
@@ -286,7 +287,7 @@ def main(argv=None):
     if args.render_only:
         results = paper_report.from_json(args.out / "paper_results.json")
         paper_report.write(results, None, args.out)
-        print(paper_report.summary(results))  # noqa: T201
+        print(paper_report.summary(results))  # noqa: T201 - a benchmark prints its table
         return
     plan = SMOKE if args.smoke else FULL
     if args.shard:

@@ -159,7 +159,8 @@ def job_list(data: dict, plan, T: int) -> tuple[list[dict], dict]:
     def add(key, preset, t, sampler, batch, chosen, copies=1):
         kind = "exact" if sampler is EXACT else "fast"
         out.append({"key": key, "name": f"{preset}-{kind}-t{t}", "spec": job_spec(preset, t, sampler, batch, copies),
-                    "rels": [rels[i] for i in chosen], "cost": len(chosen) * copies * (t + 3 if kind == "exact" else 30)})
+                    "rels": [rels[i] for i in chosen],
+                    "cost": len(chosen) * copies * (t + 3 if kind == "exact" else 30)})
 
     for f in FRACTIONS:
         add(("anon", f), "anonymize", round(f * T), FAST, plan.batch_fast, idx)

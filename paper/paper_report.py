@@ -43,7 +43,8 @@ def diff_cell(a: list, b: list) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ tables
-ATTACK_COLUMNS = "SVM | CNN (3 seeds) | re-id top-1 pixel | top-10 pixel | re-id top-1 CNN features | top-10 CNN features"
+ATTACK_COLUMNS = ("SVM | CNN (3 seeds) | re-id top-1 pixel | top-10 pixel | re-id top-1 CNN features | "
+                  "top-10 CNN features")
 
 
 def attack_cells(r: dict) -> str:
@@ -361,7 +362,8 @@ Augmentation (n = {', '.join(map(str, plan['exact_shots']))}, paired over the sa
 
 ## Where this agrees with the paper and where not
 
-""" + "\n".join(f"- {line}" for line in findings(results)) + f"""
+"""  # noqa: E501 - generated markdown: a paragraph is one line of the doc
+    text += "\n".join(f"- {line}" for line in findings(results)) + f"""
 
 The paper's own numbers (CIFAR, ImageNet, faces) are not comparable in size: this is a 1.1 M-parameter model of
 16x16 digits; only directions are compared.

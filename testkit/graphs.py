@@ -27,7 +27,8 @@ def oracle_boomerang(kind="eps", t_boom=200, x0=1.5, mu=0.0, s=1.0, shift=1.0, b
     return {
         "1": oracle(kind, mu, s, shift, interrupt_after=interrupt_after),
         "2": const_latent(x0, batch, 4, size, size, with_extras),
-        "3": {"class_type": "BoomerangNoise", "inputs": {"model": ["1", 0], "latent": ["2", 0], "t_boom": t_boom, "seed": seed}},
+        "3": {"class_type": "BoomerangNoise",
+              "inputs": {"model": ["1", 0], "latent": ["2", 0], "t_boom": t_boom, "seed": seed}},
         "4": {"class_type": "PartialReverseSampler",
               "inputs": {"model": ["1", 0], "positive": ["1", 1], "negative": ["1", 1], "latent": ["3", 0],
                          **pass_settings(**settings), "seed": sampler_seed}},

@@ -12,7 +12,10 @@ def closed_form_alpha_bars(beta_schedule: str, total: int = 1000, beta_start: fl
     elif beta_schedule == "scaled_linear":  # Stable Diffusion / LDM
         betas = np.linspace(beta_start ** 0.5, beta_end ** 0.5, total, dtype=np.float64) ** 2
     elif beta_schedule == "squaredcos_cap_v2":  # Nichol & Dhariwal 2021, s = 0.008, betas capped at 0.999
-        f = lambda t: np.cos((t / total + 0.008) / 1.008 * np.pi / 2) ** 2  # noqa: E731
+
+        def f(t):
+            return np.cos((t / total + 0.008) / 1.008 * np.pi / 2) ** 2
+
         i = np.arange(total, dtype=np.float64)
         betas = np.minimum(1 - f(i + 1) / f(i), 0.999)
     else:

@@ -62,5 +62,6 @@ def write_oracle(folder: Path, beta_schedule: str, prediction_type: str, mu: flo
     write_scheduler(folder, num_train_timesteps=total, beta_schedule=beta_schedule, beta_start=beta_start,
                     beta_end=beta_end, prediction_type=prediction_type, clip_sample=False)
     (folder / "model_index.json").write_text(json.dumps(
-        {"_class_name": "DDPMPipeline", "unet": ["tests", "GaussianOracleUNet"], "scheduler": ["diffusers", "DDPMScheduler"]}))
+        {"_class_name": "DDPMPipeline", "unet": ["tests", "GaussianOracleUNet"],
+         "scheduler": ["diffusers", "DDPMScheduler"]}))
     return folder

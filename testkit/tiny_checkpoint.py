@@ -1,7 +1,8 @@
 """Make a tiny random-weight checkpoint that ComfyUI loads as Stable Diffusion 1.5 (for tests and the demo).
 
 UNet: model_channels 320 and context_dim 768 (what ComfyUI's detection keys on), three levels of one res
-block each at 320 channels, attention only at 1/4 resolution (so a 128x128 latent stays cheap on a CPU). VAE: the standard SD autoencoder (ch 128, ch_mult
+block each at 320 channels, attention only at 1/4 resolution (so a 128x128 latent stays cheap on a CPU).
+VAE: the standard SD autoencoder (ch 128, ch_mult
 1-2-4-4, or 1-2-4 for a x4 VAE). Text encoder: ComfyUI's own SD1 CLIP-L. Weights are random with fixed
 seeds; sampling it gives noise-like pictures of the right sizes, fast. Needs ComfyUI on sys.path.
 """

@@ -12,7 +12,11 @@ def samples(out, tag="out"):
     return out[tag]["latent"]["samples"]
 
 
-@pytest.mark.parametrize("settings", [{}, FAST, {"sampler": "dpmpp_2m_sde", "steps": 8}], ids=["exact", "euler_a", "dpmpp_2m_sde"])
+SETTINGS = [{}, FAST, {"sampler": "dpmpp_2m_sde", "steps": 8}]
+SETTING_IDS = ["exact", "euler_a", "dpmpp_2m_sde"]
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=SETTING_IDS)
 def test_fixed_seed_is_deterministic_and_seeds_differ(comfy, settings):
     a = samples(comfy.run(graphs.oracle_boomerang(t_boom=100, batch=2, size=16, **settings)))
     b = samples(comfy.run(graphs.oracle_boomerang(t_boom=100, batch=2, size=16, **settings)))
@@ -23,10 +27,11 @@ def test_fixed_seed_is_deterministic_and_seeds_differ(comfy, settings):
     assert not torch.allclose(a[0], a[1])  # items of a batch are different local samples
 
 
-@pytest.mark.parametrize("settings", [{}, FAST, {"sampler": "dpmpp_2m_sde", "steps": 8}], ids=["exact", "euler_a", "dpmpp_2m_sde"])
+@pytest.mark.parametrize("settings", SETTINGS, ids=SETTING_IDS)
 def test_item_is_the_same_alone_or_in_a_batch_of_8(comfy, settings):
     """Item i of a batch of 8 run with seeds (s, s') equals a batch of 1 run with seeds (s + i, s' + i)."""
-    batch = samples(comfy.run(graphs.oracle_boomerang(t_boom=100, batch=8, size=16, seed=5, sampler_seed=40, **settings)))
+    batch = samples(comfy.run(graphs.oracle_boomerang(t_boom=100, batch=8, size=16, seed=5, sampler_seed=40,
+                                                      **settings)))
     for i in (0, 3, 7):
         alone = samples(comfy.run(graphs.oracle_boomerang(t_boom=100, batch=1, size=16, seed=5 + i,
                                                           sampler_seed=40 + i, **settings)))

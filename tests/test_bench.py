@@ -30,7 +30,8 @@ def test_tiling_bench_rewrites_only_its_own_section(tmp_path):
     doc = tmp_path / "BENCHMARKS.md"
     doc.write_text(f"# Benchmarks\n\nkeep me\n\n{bench_tiling.BEGIN}\nold numbers\n{bench_tiling.END}\n\ntail\n")
     bench_tiling.write_section(f"{bench_tiling.BEGIN}\nnew numbers\n{bench_tiling.END}", doc)
-    assert doc.read_text() == f"# Benchmarks\n\nkeep me\n\n{bench_tiling.BEGIN}\nnew numbers\n{bench_tiling.END}\n\ntail\n"
+    expected = f"# Benchmarks\n\nkeep me\n\n{bench_tiling.BEGIN}\nnew numbers\n{bench_tiling.END}\n\ntail\n"
+    assert doc.read_text() == expected
     # full-size buffers of the tiled 4096 px run, from their shapes: 40 bytes per output pixel in image space
     sizes = bench_tiling.full_size_bytes(4096)
     assert sizes["upscaled image"] + sizes["VAE decode accumulator + weights"] + sizes["normalised "

@@ -69,16 +69,18 @@ def test_folder_job_end_to_end(comfy, tmp_path, caplog):
 def _per_item_graph(seeds, per_item: bool, t_boom: int = 12) -> dict:
     model = ["per", 0] if per_item else ["load", 0]
     graph = {
-        "load": {"class_type": "PixelDiffusionLoader", "inputs": {"model_name": "digits-ddpm "
-                                                                                "(built-in)", "weight_dtype": "float32"}},
+        "load": {"class_type": "PixelDiffusionLoader",
+                 "inputs": {"model_name": "digits-ddpm (built-in)", "weight_dtype": "float32"}},
         "per": {"class_type": "BoomerangPerItemModel", "inputs": {"model": ["load", 0]}},
         "lat": {"class_type": "BoomerangTestLatent", "inputs": {"value": 0.3, "batch": len(seeds), "channels": 3,
                                                                 "height": 16, "width": 16, "with_extras": False}},
-        "seeds": {"class_type": "BoomerangItemSeeds", "inputs": {"latent": ["lat", 0], "seeds": ",".join(map(str, seeds))}},
-        "noise": {"class_type": "BoomerangNoise", "inputs": {"model": model, "latent": ["seeds", 0], "t_boom": t_boom, "seed": 0}},
-        "rev": {"class_type": "PartialReverseSampler", "inputs": {"model": model, "positive": ["load", 2], "negative": ["load", 2],
-                                                                  "latent": ["noise", 0], "cfg": 1.0, "sampler": "boomerang_exact",
-                                                                  "scheduler": "karras", "steps": 1, "seed": 0}},
+        "seeds": {"class_type": "BoomerangItemSeeds",
+                  "inputs": {"latent": ["lat", 0], "seeds": ",".join(map(str, seeds))}},
+        "noise": {"class_type": "BoomerangNoise",
+                  "inputs": {"model": model, "latent": ["seeds", 0], "t_boom": t_boom, "seed": 0}},
+        "rev": {"class_type": "PartialReverseSampler",
+                "inputs": {"model": model, "positive": ["load", 2], "negative": ["load", 2], "latent": ["noise", 0],
+                           "cfg": 1.0, "sampler": "boomerang_exact", "scheduler": "karras", "steps": 1, "seed": 0}},
         "cap": {"class_type": "BoomerangTestCapture", "inputs": {"tag": "out", "latent": ["rev", 0]}}}
     if not per_item:
         del graph["per"]

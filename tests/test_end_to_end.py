@@ -20,7 +20,8 @@ def test_noise_then_partial_reverse_then_decode(comfy, ckpt):
     g = base(comfy, ckpt)
     g.update({
         "enc": {"class_type": "VAEEncode", "inputs": {"pixels": ["img", 0], "vae": ["ckpt", 2]}},
-        "noise": {"class_type": "BoomerangNoise", "inputs": {"model": ["ckpt", 0], "latent": ["enc", 0], "t_boom": 40, "seed": 3}},
+        "noise": {"class_type": "BoomerangNoise",
+                  "inputs": {"model": ["ckpt", 0], "latent": ["enc", 0], "t_boom": 40, "seed": 3}},
         "rev": {"class_type": "PartialReverseSampler",
                 "inputs": {"model": ["ckpt", 0], "positive": ["pos", 0], "negative": ["neg", 0], "latent": ["noise", 0],
                            **graphs.pass_settings(cfg=7.5), "seed": 4}},

@@ -105,7 +105,8 @@ def test_linked_inputs_are_checked_when_the_node_runs(comfy):
          "s": {"class_type": "PrimitiveInt", "inputs": {"value": 20}},
          "3": {"class_type": "Boomerang", "inputs": {"model": ["1", 0], "positive": ["1", 1], "negative": ["1", 1],
                                                      "latent": ["2", 0], "t_boom": 10,
-                                                     **graphs.pass_settings(sampler="euler", steps=["s", 0]), "seed": 0}},
+                                                     **graphs.pass_settings(sampler="euler", steps=["s", 0]),
+                                                     "seed": 0}},
          "4": graphs.capture(latent=["3", 0])}
     with pytest.raises(GraphError) as err:
         comfy.run(g)

@@ -37,7 +37,10 @@ def dlib_faces(comfy):
 
 def iou(a, b) -> float:
     inter = max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
+
+    def area(r):
+        return (r[2] - r[0]) * (r[3] - r[1])
+
     return inter / (area(a) + area(b) - inter)
 
 

@@ -69,8 +69,9 @@ def test_every_scheduler_starts_exactly_at_t_boom(comfy, scheduler):
 
 def test_exact_grid_is_one_level_per_timestep(comfy):
     g = {"1": graphs.oracle(),
-         "2": {"class_type": "BoomerangSigmas", "inputs": {"model": ["1", 0], "t_boom": 30, "sampler": "boomerang_exact",
-                                                           "scheduler": "simple", "steps": 1}},
+         "2": {"class_type": "BoomerangSigmas",
+               "inputs": {"model": ["1", 0], "t_boom": 30, "sampler": "boomerang_exact", "scheduler": "simple",
+                          "steps": 1}},
          "3": graphs.capture("sigmas", sigmas=["2", 0])}
     sigmas = comfy.run(g)["sigmas"]["sigmas"].double()
     a = torch.tensor(sd_alpha_bars()[:30][::-1].copy())

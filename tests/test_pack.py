@@ -76,7 +76,8 @@ def test_headless_executor_fits_both_comfyui_signatures(tmp_path):
 
     rt = headless.ComfyRuntime.__new__(headless.ComfyRuntime)
     rt.root = tmp_path  # a ComfyUI root whose main.py builds the executor as 0.3.75's does
-    for executor_class, expected in ((Executor0364, ("classic", None)), (Executor0375, ("classic", {"lru": 0, "ram": 0}))):
+    cases = ((Executor0364, ("classic", None)), (Executor0375, ("classic", {"lru": 0, "ram": 0})))
+    for executor_class, expected in cases:
         rt.execution = types.SimpleNamespace(PromptExecutor=executor_class,
                                              CacheType=types.SimpleNamespace(CLASSIC="classic"))
         assert rt._new_executor(object()).seen == expected

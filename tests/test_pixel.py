@@ -139,8 +139,9 @@ def test_cascade_and_upscale_nodes_on_a_pixel_model(comfy, diffusers_dir):
          "casc": {"class_type": "CascadeLoop", "inputs": {**common, "latent": ["enc", 0], "t_boom": 100, "passes": 2,
                                                           "t_boom_schedule": "", "color_match": "off"}},
          "up": {"class_type": "UpscaleThenBoomerang",
-                "inputs": {**common, "image": ["img", 0], "vae": ["load", 1], "factor": 2.0, "interpolation": "bilinear",
-                           "t_boom": 0, "passes": 1, "tile_size": 0, "color_match": "mean"}},
+                "inputs": {**common, "image": ["img", 0], "vae": ["load", 1], "factor": 2.0,
+                           "interpolation": "bilinear", "t_boom": 0, "passes": 1, "tile_size": 0,
+                           "color_match": "mean"}},
          "c1": graphs.capture("casc", latent=["casc", 1]), "c2": graphs.capture("up", image=["up", 0])}
     out = comfy.run(g)
     assert out["casc"]["latent"]["samples"].shape == (2, 3, 16, 16)

@@ -191,8 +191,8 @@ def test_wrapper_refuses_a_controlnet(comfy):
 
 # ---------------------------------------------------------------- the Gaussian oracle through the executor
 
-def oracle_graph(t_boom, tile, overlap=16, tile_batch=1, size=160, batch=4, with_extras=False, sampler="boomerang_exact",
-                 steps=20, tag="oracle"):
+def oracle_graph(t_boom, tile, overlap=16, tile_batch=1, size=160, batch=4, with_extras=False,
+                 sampler="boomerang_exact", steps=20, tag="oracle"):
     """Oracle -> (Boomerang Tiled Model) -> BoomerangNoise -> PartialReverseSampler; tile 0 = untiled."""
     g = graphs.oracle_boomerang("eps", t_boom, x0=X0, mu=MU, s=S, batch=batch, size=size, with_extras=with_extras,
                                 sampler=sampler, steps=steps)
@@ -228,8 +228,9 @@ def test_ksampler_through_boomerang_tiled_model(comfy):
                                                          "denoise": 0.5}},
              "cap": graphs.capture("out", latent=["ks", 0])}
         if tiled:
-            g["tiled"] = {"class_type": "BoomerangTiledModel", "inputs": {"model": ["1", 0], "vae": ["vae", 0],
-                                                                           "tile_size": 64, "overlap": 16, "tile_batch": 1}}
+            g["tiled"] = {"class_type": "BoomerangTiledModel",
+                          "inputs": {"model": ["1", 0], "vae": ["vae", 0], "tile_size": 64, "overlap": 16,
+                                     "tile_batch": 1}}
             g["ks"]["inputs"]["model"] = ["tiled", 0]
         return g
 
@@ -369,8 +370,9 @@ def test_single_tile_equals_untiled_on_the_tiny_sd_unet(comfy):
     def graph(model):
         return {**graphs.checkpoint_nodes(ckpt), "img": {"class_type": "LoadImage", "inputs": {"image": photo}},
                 "enc": {"class_type": "VAEEncode", "inputs": {"pixels": ["img", 0], "vae": ["ckpt", 2]}},
-                "tm": {"class_type": "BoomerangTiledModel", "inputs": {"model": ["ckpt", 0], "vae": ["ckpt", 2],
-                                                                        "tile_size": 64, "overlap": 8, "tile_batch": 1}},
+                "tm": {"class_type": "BoomerangTiledModel",
+                       "inputs": {"model": ["ckpt", 0], "vae": ["ckpt", 2], "tile_size": 64, "overlap": 8,
+                                  "tile_batch": 1}},
                 "b": {"class_type": "Boomerang", "inputs": {"model": model, "positive": ["pos", 0],
                                                             "negative": ["neg", 0], "latent": ["enc", 0], "t_boom": 300,
                                                             **graphs.pass_settings(7.5, "dpmpp_2m_sde", "karras", 6),

@@ -36,7 +36,8 @@ def test_api_twin_is_the_conversion_of_the_ui_file(comfy, name):
     assert ui["version"] == 0.4 and ui["nodes"] and ui["links"]
     notes = [n for n in ui["nodes"] if n["type"] == "Note"]
     assert notes and "Change first" in notes[0]["widgets_values"][0] and "checkpoint" in notes[0]["widgets_values"][0]
-    assert workflow_format.ui_to_api(ui, comfy.nodes.NODE_CLASS_MAPPINGS) == load(REPO / "workflows" / "api" / f"{name}.json")
+    api = load(REPO / "workflows" / "api" / f"{name}.json")
+    assert workflow_format.ui_to_api(ui, comfy.nodes.NODE_CLASS_MAPPINGS) == api
 
 
 def test_converter_reads_links_widgets_and_seed_controls(comfy):
@@ -71,8 +72,8 @@ def test_workflow_runs_on_the_tiny_checkpoint(comfy, name):
         if "images" not in out:  # Preview as Text: checked below
             continue
         prefix = graph[node_id]["inputs"]["filename_prefix"]
-        saved[prefix] = [Image.open(Path(comfy.folder_paths.get_output_directory()) / i["subfolder"] / i["filename"]).size
-                         for i in out["images"]]
+        output_dir = Path(comfy.folder_paths.get_output_directory())
+        saved[prefix] = [Image.open(output_dir / i["subfolder"] / i["filename"]).size for i in out["images"]]
     assert {k: (len(v), *v[0]) for k, v in saved.items()} == EXPECTED[name]
     assert all(len(set(v)) == 1 for v in saved.values())
     if name == "anonymize_faces_in_photo":  # the report is shown by a Preview as Text node

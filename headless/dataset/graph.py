@@ -37,7 +37,8 @@ class Template:
     def _closure(self, image_only: bool = False) -> set:
         """Nodes that depend on the input image or on a seed (with ``image_only``: on the image)."""
         start = {self.load_id} | (set() if image_only else {
-            k for k, n in self.graph.items() if any(name in SEED_INPUTS and not is_link(v) for name, v in n["inputs"].items())})
+            k for k, n in self.graph.items()
+            if any(name in SEED_INPUTS and not is_link(v) for name, v in n["inputs"].items())})
         closure, grew = set(start), True
         while grew:
             grew = False
@@ -168,7 +169,8 @@ def workflow_template(classes: dict, path: Path) -> Template:
         data = ui_to_api(data, classes)
     elif isinstance(data, dict) and isinstance(data.get("prompt"), dict):
         data = data["prompt"]
-    if not isinstance(data, dict) or not data or not all(isinstance(n, dict) and "class_type" in n for n in data.values()):
+    is_api = isinstance(data, dict) and data and all(isinstance(n, dict) and "class_type" in n for n in data.values())
+    if not is_api:
         raise ValueError(f"--workflow must be an API-format workflow ({{id: {{class_type, inputs}}}}) or a UI "
                          f"workflow; received {path}")
     graph = {str(k): {"class_type": n["class_type"], "inputs": dict(n.get("inputs", {}))} for k, n in data.items()}

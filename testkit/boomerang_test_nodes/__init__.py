@@ -89,8 +89,10 @@ class BoomerangTestOracleModel(io.ComfyNode):
         return io.Schema(
             node_id="BoomerangTestOracleModel", category="_boomerang_tests",
             inputs=[io.Combo.Input("kind", options=list(KINDS)), io.Float.Input("mu", default=0.0, min=-100, max=100),
-                    io.Float.Input("s", default=1.0, min=0.001, max=100), io.Float.Input("shift", default=1.0, min=0.01, max=100),
-                    io.String.Input("tag", default="oracle"), io.Int.Input("interrupt_after", default=0, min=0, max=10**9)],
+                    io.Float.Input("s", default=1.0, min=0.001, max=100),
+                    io.Float.Input("shift", default=1.0, min=0.01, max=100),
+                    io.String.Input("tag", default="oracle"),
+                    io.Int.Input("interrupt_after", default=0, min=0, max=10**9)],
             outputs=[io.Model.Output(), io.Conditioning.Output()],
             not_idempotent=True,
         )
@@ -162,8 +164,10 @@ class BoomerangTestLatent(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="BoomerangTestLatent", category="_boomerang_tests",
-            inputs=[io.Float.Input("value", default=0.0, min=-1000, max=1000), io.Int.Input("batch", default=1, min=0, max=4096),
-                    io.Int.Input("channels", default=4, min=1, max=64), io.Int.Input("height", default=8, min=1, max=4096),
+            inputs=[io.Float.Input("value", default=0.0, min=-1000, max=1000),
+                    io.Int.Input("batch", default=1, min=0, max=4096),
+                    io.Int.Input("channels", default=4, min=1, max=64),
+                    io.Int.Input("height", default=8, min=1, max=4096),
                     io.Int.Input("width", default=8, min=1, max=4096), io.Boolean.Input("with_extras", default=False)],
             outputs=[io.Latent.Output()],
         )
