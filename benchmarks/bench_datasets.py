@@ -164,7 +164,8 @@ def main(argv=None):
     cost = manifest_cost(200 if args.smoke else 5000, 700, 8)
     base = rows[0][1]["items_per_s"]
     lines = ["# Dataset jobs: throughput on the digits model", "",
-             "Written by `python -m benchmarks.bench_datasets` (`make bench-datasets`); every row measured one after another "
+             "Written by `python -m benchmarks.bench_datasets` (`make bench-datasets`); every row measured one after "
+             "another "
              f"in one run on the same machine, on its CPU ({platform.machine()}); GPU numbers are not measured.", "",
              f"- job: `anonymize`, built-in digits DDPM (16x16, T = 1000), boomerang_exact, t_boom = {t_boom} "
              f"({t_boom} UNet calls per batch), {count} images, same seed in every row",
@@ -176,7 +177,8 @@ def main(argv=None):
              f"- outputs of all rows byte-identical: {'yes' if identical else 'NO'} (the default per-item model calls "
              "on 1 thread, 1 process or Ray; the last column counts the 8-bit values that differ from row 1 in "
              "the other rows: other thread counts and --fast-batches round differently now and then)", "",
-             "| configuration | items/s | vs first row | wall time incl. start (s) | 8-bit values differing from row 1 |",
+             "| configuration | items/s | vs first row | wall time incl. start (s) | 8-bit values differing from row 1 "
+             "|",
              "|---|---|---|---|---|"]
     for key, r in rows:
         d = diffs[key]
@@ -184,7 +186,8 @@ def main(argv=None):
                      f"{d[0]} of {d[1]} (max {d[2]}) |")
     lines += ["", "## Manifest overhead per item", "",
               "| what | ms per item |", "|---|---|",
-              f"| manifest SQL (pending upsert + done update, WAL, one transaction per batch of 8) | {cost['sql_ms']:.3f} |",
+              f"| manifest SQL (pending upsert + done update, WAL, one transaction per batch of 8) | "
+              f"{cost['sql_ms']:.3f} |",
               f"| atomic write of a 700-byte PNG (temp file, fsync, rename) | {cost['atomic_ms']:.3f} |",
               f"| plain write of the same bytes (for comparison) | {cost['plain_ms']:.3f} |",
               f"| durability cost (SQL + atomic - plain) as a share of one item at batch 8 | "

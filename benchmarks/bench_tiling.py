@@ -134,7 +134,9 @@ def measure(sides, untiled_sides, steps: int = STEPS, tile: int = TILE, overlap:
             cap_gib: float = 20.0, rows_file: Path | None = None) -> list[dict]:
     """One row per (output side, mode). With ``rows_file`` (JSON lines) each row is saved as it ends and rows
     already there are kept, not measured again (so a long run can be resumed)."""
-    saved = [json.loads(line) for line in rows_file.read_text().splitlines()] if rows_file and rows_file.is_file() else []
+    saved = []
+    if rows_file and rows_file.is_file():
+        saved = [json.loads(line) for line in rows_file.read_text().splitlines()]
     done = {(r["side"], r["mode"]) for r in saved}
     rows = list(saved)
     for side in sides:
@@ -171,18 +173,21 @@ def gpu_rows(checkpoints, factors=(4, 8, 16), steps: int = 20, device: str | Non
 
 
 def section(rows: list[dict], gpu: list[dict] | None, meta: dict) -> str:
-    gib = lambda v: f"{v / 2**30:.2f} GiB" if v is not None else "n/a"  # noqa: E731
-    mib = lambda v: f"{v / 2**20:.1f} MiB"  # noqa: E731
+    gib = lambda v: f"{v / 2**30:.2f} GiB" if v is not None else "n/a"  # noqa: E731 - a one-line table formatter
+    mib = lambda v: f"{v / 2**20:.1f} MiB"  # noqa: E731 - a one-line table formatter
     lines = [BEGIN, "## 7. Tiled denoiser", "",
-             ("Written" if meta.get("minutes") is None else "Measured") + f" {meta['when']} on {meta['machine']} by `python -m benchmarks.bench_tiling` ("
+             ("Written" if meta.get("minutes") is None else "Measured") + f" {meta['when']} on {meta['machine']} by "
+                                                                          f"`python -m benchmarks.bench_tiling` ("
              + (f"{meta['minutes']:.1f} min" if meta.get("minutes") is not None else
                 "rows saved one by one with `--rows` and written with `--render-only`")
              + "; part of `make bench`, or alone to refresh only this section). UpscaleThenBoomerang from the "
-             f"{INPUT} px photo at t_boom {T_BOOM}, {meta['tile']} px denoiser tiles with {meta['overlap']} px overlap, tile_batch 1, {meta['steps']} "
+             f"{INPUT} px photo at t_boom {T_BOOM}, {meta['tile']} px denoiser tiles with {meta['overlap']} px "
+             f"overlap, tile_batch 1, {meta['steps']} "
              "dpmpp_2m step(s) at cfg 1 (one UNet call per tile per step), VAE tiles of 512 px. Model: the tiny SD1.5 "
              "UNet (random weights; attention at 1/4 of the latent side) with a random-weight TAESD as the VAE "
              "(ComfyUI's own class, compression 8), because the tiny checkpoint's full SD VAE took ~3 min per "
-             "1024 px image on 2 shared CPU cores (x16 the work at 4096 px). A fresh process per row; *peak* is the RSS high-water mark while the node "
+             "1024 px image on 2 shared CPU cores (x16 the work at 4096 px). A fresh process per row; *peak* is the "
+             "RSS high-water mark while the node "
              "ran, *increase* is peak minus RSS before it. UNet time and calls come from forward hooks on the UNet.",
              "", "| output | denoising | tiles | UNet calls | UNet input | time | UNet time | UNet time / call | "
              "RSS before | peak | increase |", "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -203,7 +208,7 @@ def section(rows: list[dict], gpu: list[dict] | None, meta: dict) -> str:
     for side in sorted({r["side"] for r in rows}):
         tiled, untiled = by.get((side, "auto")), by.get((side, "off"))
         if tiled and untiled and "stopped" not in tiled and "stopped" not in untiled:
-            inc = lambda r: r["peak_during"] - r["rss_before"]  # noqa: E731
+            inc = lambda r: r["peak_during"] - r["rss_before"]  # noqa: E731 - peak increase of a row, used twice
             grid = latent_grid(side, meta["tile"], meta["overlap"])
             work = len(grid) * grid.tile_h * grid.tile_w / (grid.height * grid.width)
             ratios.append(f"| {side} px | {tiled['seconds'] / untiled['seconds']:.2f} | "
@@ -276,7 +281,8 @@ def notes(rows: list[dict]) -> str:
                    "attention memory grows with the area squared).")
     if u1 and u2 and not u4:
         i1, i2 = (u["peak_during"] - u["rss_before"] for u in (u1, u2))
-        out.append(f"4096 px untiled: not run (extrapolated). Its peak increase at 1024 and 2048 px is {i1 / 2**30:.2f} "
+        out.append(f"4096 px untiled: not run (extrapolated). Its peak increase at 1024 and 2048 px is "
+                   f"{i1 / 2**30:.2f} "
                    f"and {i2 / 2**30:.2f} GiB; growing with the area from 2048 px (x4) gives at least "
                    f"{4 * i2 / 2**30:.1f} GiB at 4096 px, more where attention memory grows with the area squared.")
     return "\n\n".join(out)
@@ -311,7 +317,8 @@ def run(smoke: bool, checkpoints=(), rows_file: Path | None = None, render_only:
     meta = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "steps": 1 if smoke else STEPS,
             "tile": tile, "overlap": overlap, "sides": sides,
             "machine": f"{platform.machine()} CPU, {__import__('os').cpu_count()} cores, torch {torch.__version__}",
-            "minutes": None if render_only else (time.perf_counter() - start) / 60, "notes": "\n\n".join(filter(None, [notes(rows), note]))}
+            "minutes": None if render_only else (time.perf_counter() - start) / 60,
+            "notes": "\n\n".join(filter(None, [notes(rows), note]))}
     return section(rows, gpu, meta)
 
 

@@ -74,7 +74,8 @@ def distance_table(p: dict) -> str:
         lines.append(f"| {row['fraction']:g} | {row['t_boom']} | {px['to_source']:.3f} ({px['to_source_sd']:.3f}) | "
                      f"{px['to_source'] / same_px:.2f} | {px['median_rank']:.0f} | {ft['to_source']:.2f} | "
                      f"{ft['to_source'] / same_ft:.2f} | {ft['median_rank']:.0f} |")
-    lines.append(f"| two different training images of the same class | | {same_px:.3f} | 1.00 | | {same_ft:.2f} | 1.00 | |")
+    lines.append(f"| two different training images of the same class | | {same_px:.3f} | 1.00 | | {same_ft:.2f} | 1.00 "
+                 f"| |")
     return "\n".join(lines)
 
 
@@ -89,7 +90,8 @@ def reference_table(ref: dict) -> str:
 
 def augmentation_table(acc: dict) -> str:
     real, classic = acc["real only"], acc["classic"]
-    lines = ["| training data | test accuracy (mean ± sd over draws) | vs real only | vs classic |", "|---|---|---|---|"]
+    lines = ["| training data | test accuracy (mean ± sd over draws) | vs real only | vs classic "
+             "|", "|---|---|---|---|"]
     for name, values in acc.items():
         lines.append(f"| {name} | {pm(values)} | {'' if name == 'real only' else diff_cell(values, real)} | "
                      f"{'' if name in ('real only', 'classic') else diff_cell(values, classic)} |")
@@ -97,7 +99,8 @@ def augmentation_table(acc: dict) -> str:
 
 
 def jobs_table(meta: dict) -> str:
-    lines = ["| dataset job | sampler | inputs | items (manifest: done) | made by this run | seconds | ms per item made |",
+    lines = ["| dataset job | sampler | inputs | items (manifest: done) | made by this run | seconds | ms per item "
+             "made |",
              "|---|---|---|---|---|---|---|"]
     for j in meta["jobs"]:
         per = f"{1000 * j['seconds'] / j['made_now']:.0f}" if j["made_now"] else "-"
@@ -114,7 +117,8 @@ def fast_aug_table(acc: dict, reference: float) -> str:
             if exact is None:
                 continue
             fast = rows[f"Boomerang {reference:g}{suffix}"]
-            lines.append(f"| {n} | Boomerang {reference:g}{suffix} | {pm(fast)} | {pm(exact)} | {diff_cell(fast, exact)} |")
+            lines.append(f"| {n} | Boomerang {reference:g}{suffix} | {pm(fast)} | {pm(exact)} | "
+                         f"{diff_cell(fast, exact)} |")
     return "\n".join(lines)
 
 
@@ -215,15 +219,18 @@ def findings(results: dict) -> list[str]:
     direction = "agrees" if last["cnn_mean"] < mid["cnn_mean"] <= real["cnn_mean"] + 0.01 else "does not agree"
     out.append(f"**Utility (Table 1).** The CNN trained on data anonymized at t_boom/T = {mid['fraction']:g} reaches "
                f"{pct(mid['cnn_mean'])} (SVM {pct(mid['svm'])}) against {pct(real['cnn_mean'])} (SVM "
-               f"{pct(real['svm'])}) on the real images, and {pct(last['cnn_mean'])} at t_boom/T = {last['fraction']:g}, "
+               f"{pct(real['svm'])}) on the real images, and {pct(last['cnn_mean'])} at t_boom/T = "
+               f"{last['fraction']:g}, "
                f"where a sample no longer depends on its source (so its source's label is a guess). This {direction} "
                f"with the paper's direction: anonymized data below real data, far above unrelated samples.")
     # rises level by level, up to a plateau (a dip of < 0.01 RMS, well inside one sd, counts as flat)
     rising = last["pixel"]["to_source"] > rows[0]["pixel"]["to_source"] and all(
         b["pixel"]["to_source"] >= a["pixel"]["to_source"] - 0.01 for a, b in zip(rows, rows[1:]))
-    out.append(f"**Distance (Figure 5).** The pixel distance to the source {'rises' if rising else 'does not rise steadily'} "
+    out.append(f"**Distance (Figure 5).** The pixel distance to the source "
+               f"{'rises' if rising else 'does not rise steadily'} "
                f"with t_boom ({rows[0]['pixel']['to_source']:.3f} at {rows[0]['fraction']:g} to "
-               f"{last['pixel']['to_source']:.3f} at {last['fraction']:g} RMS, against {last['pixel']['same_class']:.3f} "
+               f"{last['pixel']['to_source']:.3f} at {last['fraction']:g} RMS, against "
+               f"{last['pixel']['same_class']:.3f} "
                f"between two different digits of the same class): "
                f"{'the same direction as' if rising else 'not the direction of'} the paper's embedding distances.")
     below = first_below(rows)
@@ -232,8 +239,10 @@ def findings(results: dict) -> list[str]:
         out.append(f"**Re-identification.** It never falls below {pct(RE_ID_LIMIT, 0)} on this grid (at "
                    f"{last['fraction']:g}: {pct(top1(last))}; chance {pct(1 / n, 3)}).")
     else:
-        out.append(f"**Re-identification** (the stronger of the two attacks) first falls below {pct(RE_ID_LIMIT, 0)} at "
-                   f"t_boom/T = {below['fraction']:g} ({pct(top1(below))}; chance {pct(1 / n, 3)}). Accuracy kept there: "
+        out.append(f"**Re-identification** (the stronger of the two attacks) first falls below {pct(RE_ID_LIMIT, 0)} "
+                   f"at "
+                   f"t_boom/T = {below['fraction']:g} ({pct(top1(below))}; chance {pct(1 / n, 3)}). Accuracy kept "
+                   f"there: "
                    f"CNN {pct(below['cnn_mean'])} ({below['cnn_mean'] / real['cnn_mean']:.1%} of real), SVM "
                    f"{pct(below['svm'])} ({below['svm'] / real['svm']:.1%} of real).")
     def tally(test, against):
@@ -258,7 +267,8 @@ def findings(results: dict) -> list[str]:
                   "resolved, and is not resolved by 5 draws elsewhere; no setting contradicts it."
                   if wins and not losses else "This does not reproduce the paper's gain." if not wins else
                   "The direction is mixed: some settings agree with the paper's gain and some contradict it.")
-               + f" Added to classic augmentation, Boomerang beats classic alone by more than 2 SE in {len(both[0])} of "
+               + f" Added to classic augmentation, Boomerang beats classic alone by more than 2 SE in {len(both[0])} "
+                 f"of "
                f"{len(both[3])} settings and is worse in {len(both[1])} (the paper says the two can be combined; "
                f"it reports no such number).")
     ref = p["reference"]

@@ -6,7 +6,7 @@
 * BoomerangTestLatent: a constant latent of any shape.
 * BoomerangTestCapture: an output node that hands LATENT/IMAGE tensors back to the test process.
 * BoomerangTestObject: hands the graph what the test process put in ``OBJECTS[key]`` (a MODEL, VAE,
-  CONDITIONING, IMAGE or LATENT built in memory, e.g. the tiny model families of tests/harness/families.py).
+  CONDITIONING, IMAGE or LATENT built in memory, e.g. the tiny model families of testkit/families.py).
 * BoomerangTestNaNModel / BoomerangTestNaNVAE: a model (through a model_function_wrapper) or a VAE (its decode)
   that returns NaN, as fp16 models and VAEs do on real rigs now and then.
 """
