@@ -24,7 +24,6 @@ import headless  # no ComfyUI import until a runtime boots
 
 from . import bench_memory
 
-
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "BENCHMARKS.md"
 BEGIN, END = "<!-- tiling:begin -->", "<!-- tiling:end -->"

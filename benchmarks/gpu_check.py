@@ -190,7 +190,7 @@ def main(argv=None) -> int:
         import torch
 
         if not torch.cuda.is_available():
-            print(f"gpu_check measures on CUDA only, and torch {torch.__version__} (CUDA build "  # noqa: T201
+            print(f"gpu_check measures on CUDA only, and torch {torch.__version__} (CUDA build "  # noqa: T201 - the refusal is the command's output
                   f"{torch.version.cuda}) sees no CUDA device here. Nothing was written. On a CPU use "
                   "--smoke-cpu to check that the script runs.", file=sys.stderr)
             return 2

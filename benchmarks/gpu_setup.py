@@ -186,7 +186,7 @@ def prepare(folder: Path = FOLDER, comfy: Path | None = None) -> dict:
 
 
 def size_report(manifest: dict, folder: Path = FOLDER) -> str:
-    mib = lambda b: f"{b / 2**20:6.2f} MiB"  # noqa: E731
+    mib = lambda b: f"{b / 2**20:6.2f} MiB"  # noqa: E731 - a one-line table formatter
     s = manifest["sizes"]
     total = s["tree"] + s["folder"]
     lines = [f"{folder}: ComfyUI source {mib(s['comfyui'])}, wheels {mib(s['wheels'])}, folder {mib(s['folder'])}"]

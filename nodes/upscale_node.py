@@ -114,7 +114,8 @@ class UpscaleThenBoomerang(io.ComfyNode):
                                   tile_batch, "UpscaleThenBoomerang")
         final, _ = run_passes(model, positive, negative, latent, [per_pass] * passes, cfg, sampler, scheduler,
                               steps, seed)
-        pixels = sampling.vae_decode(vae, final["samples"], lambda v, x: decode(v, x, tile_size))[:, :height, :width, :3]
+        pixels = sampling.vae_decode(vae, final["samples"], lambda v, x: decode(v, x, tile_size))
+        pixels = pixels[:, :height, :width, :3]
         if color_match != "off":
             pixels = match_channel_stats(pixels, upscaled, channel_dim=-1, mode=color_match).clamp(0.0, 1.0)
         return io.NodeOutput(pixels)

@@ -10,8 +10,8 @@ import inspect
 
 import pytest
 
-from headless.executor import FALLBACK_CACHE_KEYS, executor_kwargs, main_py_call
 from devtools import setup_env
+from headless.executor import FALLBACK_CACHE_KEYS, executor_kwargs, main_py_call
 
 CLASSIC = "CacheType.CLASSIC"  # stands for the installed ComfyUI's enum member
 RELEASES = {

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from testkit.dataset_helpers import REPO, manifest_rows, one_thread, output_files, pixels, write_digits
 from PIL import Image
 
 from headless import GraphError
 from headless.dataset import JobSpec, run_job
 from testkit import graphs
+from testkit.dataset_helpers import REPO, manifest_rows, one_thread, output_files, pixels, write_digits
 from testkit.runtime import tiny_checkpoint
 
 DIGITS = {"model_name": "digits-ddpm (built-in)", "weight_dtype": "float32"}

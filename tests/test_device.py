@@ -16,11 +16,11 @@ from PIL import Image
 
 import headless
 from boomerang.checks import BoomerangInputError
-from testkit.dataset_helpers import REPO, write_digits
 from headless.dataset import JobSpec, run_job
 from headless.dataset.manifest import FILENAME, Manifest
 from headless.dataset.ray_pool import actor_plan
 from headless.device import ALLOWED, check_device, comfy_arguments, has_accelerator, parse_device
+from testkit.dataset_helpers import REPO, write_digits
 
 NO_GPU = not torch.cuda.is_available()
 needs_no_gpu = pytest.mark.skipif(not NO_GPU, reason="the refusal is for machines without a CUDA device")

@@ -235,7 +235,8 @@ def run_job(spec, inputs, output, *, root=None, runtime=None, ray=None, workers=
             log.info("%d item(s): %d to do, %d already done, %d failed before", result.total, len(todo),
                      result.skipped, len(result.failed))
             if todo:
-                _execute(spec, todo, out, manifest, result, runtime, ray, workers, progress, on_commit, device, lock.job_id)
+                _execute(spec, todo, out, manifest, result, runtime, ray, workers, progress, on_commit, device,
+                         lock.job_id)
         finally:
             manifest.close()
     finally:
