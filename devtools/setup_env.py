@@ -25,7 +25,6 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-<<<<<<< HEAD
 from headless.paths import (  # standard library only
     COMFYUI_VERSION,
     NEWEST_FRONTEND,
@@ -33,11 +32,6 @@ from headless.paths import (  # standard library only
     comfyui_dir,
     frontend_root,
 )
-
-REPO = Path(__file__).resolve().parent.parent
-=======
-from headless.paths import COMFYUI_VERSION, cache_dir, comfyui_dir  # standard library only
->>>>>>> 620b99e (ruff-clean tree (E, F, W, I at 120 columns): long lines wrapped, lambdas with reasons or defs, every noqa names its code and reason)
 
 REPO = Path(__file__).resolve().parent.parent
 
