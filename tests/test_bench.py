@@ -46,7 +46,7 @@ def test_tiling_bench_rows_file_lists_each_row_once(tmp_path, monkeypatch):
 
     calls = []
 
-    def fake_child(args, cap, module=None):  # the child's JSON, without running ComfyUI
+    def fake_child(args, cap, module=None, device=None):  # the child's JSON, without running ComfyUI
         calls.append((int(args[1]), args[2]))
         return {"seconds": 1.0}
 
