@@ -12,9 +12,6 @@
 """
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import torch
 
@@ -105,14 +102,11 @@ class BoomerangTestOracleModel(io.ComfyNode):
 
 
 def _mixture_law():
-    """testkit/mixture_law.py, loaded by path (this pack is imported by ComfyUI, not from the tests folder)."""
-    name = "boomerang_test_mixture_law"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "mixture_law.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """testkit/mixture_law.py (the repo root is on sys.path wherever tests and benchmarks run: pytest's pythonpath,
+    ``python -m`` from the root)."""
+    from testkit import mixture_law
+
+    return mixture_law
 
 
 def mixture_model(kind: str, mix, shift: float, tag: str):
