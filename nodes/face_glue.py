@@ -16,7 +16,7 @@ from ..boomerang import checks
 from ..boomerang import faces as F
 from ..boomerang.checks import BoomerangInputError, check_int_range
 from . import dlib_faces
-from .comfy import sampling
+from .comfy import sampling, vae_io
 
 log = logging.getLogger("boomerang")
 
@@ -100,11 +100,11 @@ class FaceIdentity:
 
 
 def _encode(vae, pixels):
-    return sampling.vae_encode(vae, pixels[..., :3])
+    return vae_io.vae_encode(vae, pixels[..., :3])
 
 
 def _decode(vae, samples, width, height):
-    return sampling.vae_decode(vae, samples)[:, :height, :width, :3].float().clamp(0.0, 1.0)
+    return vae_io.vae_decode(vae, samples)[:, :height, :width, :3].float().clamp(0.0, 1.0)
 
 
 def _face_boxes(images, mask, boxes_json, faces, s: Settings) -> list[list[F.Box]]:

@@ -18,7 +18,7 @@ from ..boomerang.imaging import (
 from ..boomerang.schedule import auto_t_boom
 from . import inputs, tiling
 from .cascade_node import color_match_input
-from .comfy import sampling
+from .comfy import sampling, vae_io
 from .comfy.tiling import for_latent
 from .passes import run_passes
 
@@ -32,8 +32,8 @@ def encode(vae, pixels, tile_size: int):
     tiles when larger than ``tile_size``."""
     ratio = vae.spacial_compression_encode()
     if not tile_size or max(pixels.shape[1], pixels.shape[2]) <= tile_size:
-        return sampling.vae_encode_images(vae, pixels)
-    return tiled_map(pixels.movedim(-1, 1), lambda t: sampling.vae_encode_images(vae, t.movedim(1, -1)), tile_size,
+        return vae_io.vae_encode_images(vae, pixels)
+    return tiled_map(pixels.movedim(-1, 1), lambda t: vae_io.vae_encode_images(vae, t.movedim(1, -1)), tile_size,
                      max(tile_size // 8, ratio), scale_num=1, scale_den=ratio, unit=ratio)
 
 
@@ -42,8 +42,8 @@ def decode(vae, samples, tile_size: int):
     ratio = vae.spacial_compression_decode()
     tile = max(tile_size // ratio, 1)
     if not tile_size or max(samples.shape[-1], samples.shape[-2]) <= tile:
-        return sampling.vae_decode_images(vae, samples)
-    return tiled_map(samples, lambda t: sampling.vae_decode_images(vae, t).movedim(-1, 1), tile, max(tile // 8, 1),
+        return vae_io.vae_decode_images(vae, samples)
+    return tiled_map(samples, lambda t: vae_io.vae_decode_images(vae, t).movedim(-1, 1), tile, max(tile // 8, 1),
                      scale_num=ratio).movedim(1, -1)
 
 
@@ -105,7 +105,7 @@ class UpscaleThenBoomerang(io.ComfyNode):
         width, height = target_size(image.shape[2], image.shape[1], factor)
         upscaled = resize_image(image[..., :3], width, height, interpolation)
         padded, _, _ = pad_to_multiple(upscaled, sampling.image_multiple(model, vae))  # cropped back after decoding
-        latent = {"samples": sampling.vae_encode(vae, padded, lambda v, p: encode(v, p, tile_size))}
+        latent = {"samples": vae_io.vae_encode(vae, padded, lambda v, p: encode(v, p, tile_size))}
         total = sampling.timesteps(model)
         per_pass = t_boom if t_boom > 0 else auto_t_boom(factor, total, passes)
         log.info("UpscaleThenBoomerang: %dx%d -> %dx%d, %d pass(es) at t_boom %d/%d", image.shape[2],
@@ -114,7 +114,7 @@ class UpscaleThenBoomerang(io.ComfyNode):
                                   tile_batch, "UpscaleThenBoomerang")
         final, _ = run_passes(model, positive, negative, latent, [per_pass] * passes, cfg, sampler, scheduler,
                               steps, seed)
-        pixels = sampling.vae_decode(vae, final["samples"], lambda v, x: decode(v, x, tile_size))
+        pixels = vae_io.vae_decode(vae, final["samples"], lambda v, x: decode(v, x, tile_size))
         pixels = pixels[:, :height, :width, :3]
         if color_match != "off":
             pixels = match_channel_stats(pixels, upscaled, channel_dim=-1, mode=color_match).clamp(0.0, 1.0)

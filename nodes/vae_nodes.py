@@ -8,7 +8,7 @@ from comfy_api.latest import io
 from ..boomerang.checks import BoomerangInputError
 from ..boomerang.imaging import pad_to_multiple
 from . import inputs
-from .comfy import sampling
+from .comfy import sampling, vae_io
 
 SIZE_KEY = "boomerang_size"  # (height, width) in pixels of the image before padding, in the LATENT dict
 
@@ -37,7 +37,7 @@ class BoomerangVAEEncode(io.ComfyNode):
         if pixels.shape[0] == 0:
             raise BoomerangInputError("pixels", "a batch of at least 1 image", "an empty batch (0 items)")
         padded, width, height = pad_to_multiple(pixels[..., :3], sampling.image_multiple(model, vae))
-        return io.NodeOutput({"samples": sampling.vae_encode(vae, padded), SIZE_KEY: (height, width)})
+        return io.NodeOutput({"samples": vae_io.vae_encode(vae, padded), SIZE_KEY: (height, width)})
 
 
 class BoomerangVAEDecode(io.ComfyNode):
@@ -57,7 +57,7 @@ class BoomerangVAEDecode(io.ComfyNode):
 
     @classmethod
     def execute(cls, samples, vae) -> io.NodeOutput:
-        pixels = sampling.vae_decode(vae, samples["samples"])
+        pixels = vae_io.vae_decode(vae, samples["samples"])
         if pixels.ndim == 5:  # video VAEs: frames into the batch, as ComfyUI's VAEDecode does
             pixels = pixels.reshape(-1, *pixels.shape[-3:])
         size = samples.get(SIZE_KEY)

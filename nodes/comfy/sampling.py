@@ -23,6 +23,7 @@ from ...boomerang import noise as bnoise
 from ...boomerang.checks import EXACT, BoomerangInputError, check_finite, check_int_range
 from ...boomerang.sampler import FIXED_SMALL, sample_boomerang_exact
 from ...boomerang.schedule import LevelTable, check_fast_schedule, describe_level, integer_grid
+from .vae_io import VAE_FIX
 
 META = "boomerang"  # key of the start-level metadata BoomerangNoise adds to a LATENT dict
 FLOW_T = 1000  # T used for models without a discrete timestep table (flow, continuous EDM/v)
@@ -105,7 +106,6 @@ def latent_in(model, samples: torch.Tensor) -> torch.Tensor:
 
 MODEL_FIX = ("run the model in float32 (the loader's weight_dtype float32, or start ComfyUI with --force-fp32), "
              "or lower cfg")
-VAE_FIX = "run the VAE in float32: start ComfyUI with --fp32-vae"
 PADS_FOR_YOU = ("Encode with Boomerang VAE Encode (it pads the image to the model's multiple; Boomerang VAE Decode "
                 "crops it back), or use UpscaleThenBoomerang, or the dataset presets, which pad for you")
 
@@ -136,24 +136,8 @@ def model_dtype(model) -> str:
     return str(cast or weights or "an unknown dtype").replace("torch.", "")
 
 
-def vae_dtype(vae) -> str:
-    return str(getattr(vae, "vae_dtype", "an unknown dtype")).replace("torch.", "")
-
-
 def check_model_output(model, samples: torch.Tensor) -> torch.Tensor:
     return check_finite(samples, "the model", model_dtype(model), MODEL_FIX)
-
-
-def vae_encode(vae, pixels: torch.Tensor, encode=None) -> torch.Tensor:
-    """``vae_encode_images`` (or ``encode(vae, pixels)``), checked for NaN/inf."""
-    samples = vae_encode_images(vae, pixels) if encode is None else encode(vae, pixels)
-    return check_finite(samples, "VAE encode", vae_dtype(vae), VAE_FIX)
-
-
-def vae_decode(vae, samples: torch.Tensor, decode=None) -> torch.Tensor:
-    """``vae_decode_images`` (or ``decode(vae, samples)``), checked for NaN/inf."""
-    pixels = vae_decode_images(vae, samples) if decode is None else decode(vae, samples)
-    return check_finite(pixels, "VAE decode", vae_dtype(vae), VAE_FIX)
 
 
 EMPTY_LATENT_EXTRAS = ("downscale_ratio_spacial", "downscale_ratio_temporal")  # newer ComfyUI's empty latents
@@ -199,23 +183,6 @@ def model_latent(model, latent: dict, input_name: str = "latent") -> dict:
 def check_latent(model, latent: dict, input_name: str = "latent") -> torch.Tensor:
     """The samples of ``model_latent``."""
     return model_latent(model, latent, input_name)["samples"]
-
-
-def vae_encode_images(vae, pixels: torch.Tensor) -> torch.Tensor:
-    """IMAGE [B, H, W, C] -> latent samples with one entry per image. A VAE of 3-D latents (Wan, LTXV, ...)
-    takes a batch of images as the frames of one clip; here each image is encoded as a one-frame clip."""
-    if getattr(vae, "latent_dim", 2) != 3 or pixels.shape[0] == 1:
-        return vae.encode(pixels)
-    return torch.cat([vae.encode(pixels[i:i + 1]) for i in range(pixels.shape[0])])
-
-
-def vae_decode_images(vae, samples: torch.Tensor) -> torch.Tensor:
-    """Latent samples -> IMAGE [B, H, W, C]; a video VAE's [B, frames, H, W, C] becomes B * frames images, as
-    ComfyUI's VAEDecode combines them (one-frame clips from ``vae_encode_images`` give B images)."""
-    images = vae.decode(samples)
-    if images.ndim == 5:
-        images = images.reshape((-1,) + tuple(images.shape[-3:]))
-    return images
 
 
 def batch_indices(latent: dict) -> list[int] | None:
