@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "BENCHMARKS.md"
 BEGIN, END = "<!-- tiling:begin -->", "<!-- tiling:end -->"
 INPUT, TILE, OVERLAP, STEPS, T_BOOM = 256, 512, 64, 1, 200  # 1 step: one UNet call per tile
-TAESD_NAME = "boomerang-bench-taesd-random.safetensors"
+TAESD_NAME = "boomerang-bench-taesd-random-v2.safetensors"  # v2: vae_scale 1 (v1 had 0: infinite latents)
 log = logging.getLogger("boomerang.bench")
 
 
@@ -50,6 +50,7 @@ def full_size_bytes(side: int) -> dict:
 def _taesd_file(rt) -> str:
     """A random-weight TAESD (fixed seed) in models/vae, made once per machine; its file name."""
     import safetensors.torch
+    import torch
 
     import comfy.taesd.taesd
 
@@ -60,6 +61,7 @@ def _taesd_file(rt) -> str:
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         sd = tiny_checkpoint._init(comfy.taesd.taesd.TAESD(latent_channels=4), seed=11)
+        sd["vae_scale"] = torch.ones(())  # a scalar: _init zeroes it, and encode divides by it
         safetensors.torch.save_file({k: v.contiguous() for k, v in sd.items()}, str(path))
     return path.name
 
