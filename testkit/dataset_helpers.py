@@ -43,6 +43,18 @@ def manifest_rows(out: Path) -> dict:
         db.close()
 
 
+def done_count(out: Path) -> int:
+    """Items marked done in a job's manifest so far, read while the job runs (0 before the manifest exists)."""
+    try:
+        db = sqlite3.connect(out / "boomerang-manifest.sqlite", timeout=30)
+        try:
+            return db.execute("SELECT COUNT(*) FROM items WHERE state='done'").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
 def pixels(path: Path) -> np.ndarray:
     with Image.open(path) as img:
         return np.asarray(img.convert("RGB"))

@@ -7,7 +7,6 @@ and the pid of a real job process killed with SIGKILL."""
 import hashlib
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from PIL import Image
 from headless import GraphError
 from headless.dataset import JobSpec, run_job
 from testkit import graphs
-from testkit.dataset_helpers import REPO, manifest_rows, one_thread, output_files, pixels, write_digits
+from testkit.dataset_helpers import REPO, done_count, manifest_rows, one_thread, output_files, pixels, write_digits
 from testkit.runtime import tiny_checkpoint
 
 DIGITS = {"model_name": "digits-ddpm (built-in)", "weight_dtype": "float32"}
@@ -124,17 +123,6 @@ def test_dotdot_pair_symlinked_folder_and_shared_outputs(comfy, tmp_path):
 
 # ---------------------------------------------------------------- 3. one job per output folder
 
-def _done(out) -> int:
-    try:
-        db = sqlite3.connect(out / "boomerang-manifest.sqlite", timeout=30)
-        try:
-            return db.execute("SELECT COUNT(*) FROM items WHERE state='done'").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.OperationalError:
-        return 0
-
-
 def test_second_job_is_refused_and_a_killed_jobs_lock_does_not_block(comfy, tmp_path):
     """Regression: two jobs on one folder both ran (items made twice) and a starting job deleted every
     temporary file in it, the other job's too. Also: every run left two temporary folders behind."""
@@ -147,7 +135,7 @@ def test_second_job_is_refused_and_a_killed_jobs_lock_does_not_block(comfy, tmp_
                              stdout=subprocess.DEVNULL, stderr=open(tmp_path / "first.log", "w"))
     try:
         end = time.monotonic() + 300
-        while _done(out) < 2:
+        while done_count(out) < 2:
             assert first.poll() is None, (tmp_path / "first.log").read_text()[-2000:]
             assert time.monotonic() < end
             time.sleep(0.05)
@@ -166,7 +154,7 @@ def test_second_job_is_refused_and_a_killed_jobs_lock_does_not_block(comfy, tmp_
     finally:
         if first.poll() is None:
             first.kill()
-    done = _done(out)
+    done = done_count(out)
     assert done < 16 and len(list(tmp.glob("boomerang-*"))) == 2  # SIGKILL ran no cleanup
     # the resume is not blocked; it removes the dead job's temporary file and folders, and its own at exit
     resume = cli(*args, env=env)

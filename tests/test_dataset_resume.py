@@ -2,7 +2,6 @@
 every item done exactly once, nothing partial, the same bytes as an uninterrupted run."""
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -10,20 +9,9 @@ import time
 import numpy as np
 
 from headless.dataset import JobSpec, run_job
-from testkit.dataset_helpers import REPO, manifest_rows, one_thread, output_files, write_digits
+from testkit.dataset_helpers import REPO, done_count, manifest_rows, one_thread, output_files, write_digits
 
 ARGS = ["--t-boom", "16", "--batch", "2", "--seed", "11", "--threads", "1", "--no-progress", "--cpu"]
-
-
-def _done(out) -> int:
-    try:
-        db = sqlite3.connect(out / "boomerang-manifest.sqlite", timeout=30)
-        try:
-            return db.execute("SELECT COUNT(*) FROM items WHERE state='done'").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.OperationalError:  # not created yet
-        return 0
 
 
 def _start(src, out, log):
@@ -33,7 +21,7 @@ def _start(src, out, log):
 
 def _wait_done(proc, out, at_least, timeout=600):
     end = time.monotonic() + timeout
-    while _done(out) < at_least:
+    while done_count(out) < at_least:
         assert proc.poll() is None, f"the job ended (rc {proc.returncode}) before {at_least} items were done"
         assert time.monotonic() < end, "the job made no progress"
         time.sleep(0.05)
@@ -62,7 +50,7 @@ def test_sigint_then_sigkill_then_resume_is_exactly_once(comfy, tmp_path):
     assert second.poll() is None, "the job finished before it could be killed"
     second.send_signal(signal.SIGKILL)
     assert second.wait(timeout=60) == -signal.SIGKILL
-    done2 = _done(out)
+    done2 = done_count(out)
 
     third = _start(src, out, tmp_path / "run3.log")
     assert third.wait(timeout=600) == 0, (tmp_path / "run3.log").read_text()[-3000:]
