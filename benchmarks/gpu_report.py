@@ -121,7 +121,7 @@ def render(results: dict) -> str:
     env, parts = results["env"], results["parts"]
     smoke = results["smoke"]
     lines = ["# GPU check" + (": CPU smoke run (tiny models; no GPU figures)" if smoke else ""), "",
-             "<!-- written by `python -m benchmarks.gpu_check` (issue 17); not edited by hand -->", ""]
+             "<!-- written by `python -m benchmarks.gpu_check`; not edited by hand -->", ""]
     where = (f"{env.get('gpu')}, driver {env.get('driver')}, CUDA {env.get('cuda_runtime')}, torch {env['torch']}, "
              f"ComfyUI {env['comfyui']}")
     cpu = f"{env['cpu']}, {env['cores']} cores"
