@@ -75,8 +75,12 @@ def oracle_model(kind: str, mu: float, s: float, shift: float, tag: str, interru
     net = OracleNet(kind, mu, s, tag, interrupt_after)
     model.diffusion_model = net
     net.model_sampling = model.model_sampling
-    device = torch.device("cpu")
-    return comfy.model_patcher.ModelPatcher(model, load_device=device, offload_device=device)
+    return _cpu_patcher(model)
+
+
+def _cpu_patcher(model):
+    """A ModelPatcher that keeps ``model`` on the CPU (the oracles are exact closed forms, cheap anywhere)."""
+    return comfy.model_patcher.ModelPatcher(model, load_device=torch.device("cpu"), offload_device=torch.device("cpu"))
 
 
 class BoomerangTestOracleModel(io.ComfyNode):
@@ -125,8 +129,7 @@ def mixture_model(kind: str, mix, shift: float, tag: str):
     else:
         sigma_of = ms.sigma
     model.diffusion_model = _mixture_law().MixtureOracleNet(kind, mix, sigma_of, on_call=count)
-    device = torch.device("cpu")
-    return comfy.model_patcher.ModelPatcher(model, load_device=device, offload_device=device)
+    return _cpu_patcher(model)
 
 
 class BoomerangTestMixtureOracleModel(io.ComfyNode):
