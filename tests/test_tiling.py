@@ -123,6 +123,27 @@ def test_per_item_model_keeps_an_earlier_wrapper(comfy):
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
 
 
+def test_per_item_wrapper_indexes_conds_on_their_own_device(comfy):
+    """Regression (GPU check, issue 17): on CUDA the per-item wrapper indexed every cond with an index tensor made on
+    x's device; a cond ComfyUI keeps on the CPU then failed ("indices should be either on cpu or on the same device
+    as the indexed tensor"), so every fast dataset batch fell back to one item at a time. Here x lives on the
+    "meta" device and the cond on the CPU, the same mismatch without a GPU: each call gets that item's rows."""
+    glue = comfy.pack_module("comfyui-boomerang").nodes.comfy.sampling
+    received = []
+
+    def apply_model(x, t, y=None):
+        received.append((x.device.type, t.device.type, y.clone()))
+        return x
+
+    x = torch.empty(6, 4, 8, 8, device="meta")  # 3 items: cond rows 0-2, uncond rows 3-5
+    t = torch.empty(6, device="meta")
+    y = torch.arange(6, dtype=torch.float32).view(6, 1) * 10
+    out = glue.per_item_wrapper(None)(apply_model, {"input": x, "timestep": t, "c": {"y": y}, "cond_or_uncond": [0, 1]})
+    assert out.shape == (6, 4, 8, 8) and out.device.type == "meta"
+    assert [r[:2] for r in received] == [("meta", "meta")] * 3
+    assert [r[2].flatten().tolist() for r in received] == [[0.0, 30.0], [10.0, 40.0], [20.0, 50.0]]
+
+
 def test_shared_wrapper_gives_sequential_results_when_called_from_threads(comfy):
     """Regression (issue 17): ComfyUI 0.38's multi-GPU path calls one shared wrapper from worker threads. The
     layout cache held one (shape, device) at a time and was cleared and refilled without a lock: threads on two

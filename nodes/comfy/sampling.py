@@ -400,9 +400,10 @@ def per_item_wrapper(previous=None):
         out = [None] * total
         for i in range(items):
             rows = [k * items + i for k in range(chunks)]
-            idx = torch.tensor(rows, device=x.device)
-            sub = {k: (v[idx] if torch.is_tensor(v) and v.shape[:1] == (total,) else v) for k, v in c.items()}
-            part = call(x[idx], t[idx], sub)
+            # one index per tensor's own device: ComfyUI keeps some conds on the CPU while x is on the GPU
+            sub = {k: (v[torch.tensor(rows, device=v.device)] if torch.is_tensor(v) and v.shape[:1] == (total,)
+                       else v) for k, v in c.items()}
+            part = call(x[torch.tensor(rows, device=x.device)], t[torch.tensor(rows, device=t.device)], sub)
             for j, r in enumerate(rows):
                 out[r] = part[j]
         return torch.stack(out)
