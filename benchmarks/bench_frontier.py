@@ -83,6 +83,26 @@ def calls_per_steps(rt, sampler: str, most: int) -> dict[int, int]:
     return table
 
 
+def judge(g, m, alpha_bar: float) -> dict:
+    """Errors of Gaussian-oracle outputs ``g`` and mixture-oracle outputs ``m`` from a start level of VP
+    alpha_bar against both continuous laws, their tolerances, the worst error / tolerance and whether all hold."""
+    snr = alpha_bar / (1 - alpha_bar)
+    mean, var = boomerang_law(MU, S, X0_GAUSS, snr)
+    x = np.asarray(g, dtype=np.float64).ravel()
+    n = x.size
+    err = {"mean": abs(x.mean() - mean) / math.sqrt(var), "var": abs(x.var() - var) / var}
+    se = {"mean": 1 / math.sqrt(n), "var": math.sqrt(2 / n)}
+    law = continuous_law(SYMMETRIC, X0_MIX, alpha_bar)
+    est, est_se = summarise(m, SYMMETRIC, X0_MIX)
+    err.update(switch=abs(est.switch - law.switch) / law.switch, mode_mean=abs(est.mean - law.mean) / law.sd,
+               mode_sd=abs(est.sd - law.sd) / law.sd)
+    se.update(switch=est_se.switch / law.switch, mode_mean=est_se.mean / law.sd, mode_sd=est_se.sd / law.sd)
+    tol = {k: BOUNDS[k] + 3 * se[k] for k in BOUNDS}
+    worst = max(err[k] / tol[k] for k in BOUNDS)
+    return {"err": err, "tol": tol, "worst": worst, "holds": worst <= 1.0, "switch_law": law.switch,
+            "switch_est": est.switch}
+
+
 def cell(rt, sampler: str, steps: int, kind: str, t_boom: int, size: int) -> dict:
     """Errors of one sampler/steps/kind/t_boom against both oracles' continuous laws, and the tolerances."""
     settings = dict(sampler=sampler, scheduler=SCHEDULER, steps=steps, size=size)
@@ -90,21 +110,8 @@ def cell(rt, sampler: str, steps: int, kind: str, t_boom: int, size: int) -> dic
     g = run_values(rt, graphs.oracle_boomerang(kind, t_boom, x0=X0_GAUSS, mu=MU, s=S, shift=shift_for(kind),
                                                **settings))
     calls = rt.calls("oracle")
-    mean, var = boomerang_law(MU, S, X0_GAUSS, ab / (1 - ab))
-    x = g.ravel()
-    n = x.size
-    err = {"mean": abs(x.mean() - mean) / math.sqrt(var), "var": abs(x.var() - var) / var}
-    se = {"mean": 1 / math.sqrt(n), "var": math.sqrt(2 / n)}
     m = run_values(rt, graphs.mixture_boomerang(kind, SYMMETRIC, X0_MIX, t_boom, shift=shift_for(kind), **settings))
-    law = continuous_law(SYMMETRIC, X0_MIX, ab)
-    est, est_se = summarise(m, SYMMETRIC, X0_MIX)
-    err.update(switch=abs(est.switch - law.switch) / law.switch, mode_mean=abs(est.mean - law.mean) / law.sd,
-               mode_sd=abs(est.sd - law.sd) / law.sd)
-    se.update(switch=est_se.switch / law.switch, mode_mean=est_se.mean / law.sd, mode_sd=est_se.sd / law.sd)
-    tol = {k: BOUNDS[k] + 3 * se[k] for k in BOUNDS}
-    worst = max(err[k] / tol[k] for k in BOUNDS)
-    return {"sampler": sampler, "steps": steps, "calls": calls, "kind": kind, "t_boom": t_boom, "err": err,
-            "tol": tol, "worst": worst, "holds": worst <= 1.0, "switch_law": law.switch, "switch_est": est.switch}
+    return {"sampler": sampler, "steps": steps, "calls": calls, "kind": kind, "t_boom": t_boom, **judge(g, m, ab)}
 
 
 def measure(rt, samplers: list[str], budgets, t_booms, kinds, size: int, progress=None) -> tuple[list[dict], dict]:

@@ -99,17 +99,30 @@ def parse_pass_schedule(text: str, passes: int, default_t_boom: int, total: int,
     return values
 
 
-def describe_level(t_boom: int, total: int, sigma: float, discrete: bool = True) -> str:
-    """A one-line human description of a start level, e.g. ``t_boom 400/1000 (40%), sigma 2.43 - local sample``."""
+LEVEL_KINDS = ("discrete", "flow", "continuous")  # integer timesteps / flow time / EDM-style log-sigma range
+
+
+def describe_level(t_boom: int, total: int, sigma: float, kind: str = "discrete") -> str:
+    """A one-line human description of a start level in the model's own terms, e.g.
+    ``timestep 400/1000 (40%), sigma 2.43 - local sample`` (discrete), ``flow time 0.40 (t_boom 400/1000), sigma
+    0.667 - local sample`` (flow), ``t_boom 400/1000 (40% of the log-sigma range), sigma 0.29 - local sample``
+    (continuous EDM-style models)."""
+    if kind not in LEVEL_KINDS:
+        raise ValueError(f"kind must be one of {LEVEL_KINDS}, got {kind!r}")
     frac = t_boom / total if total else 0.0
     if t_boom == 0:
-        kind = "identity (no noise)"
+        what = "identity (no noise)"
     elif t_boom >= total:
-        kind = "global sample"
+        what = "global sample"
     else:
-        kind = "local sample"
-    unit = "t_boom" if discrete else "t_boom (flow time)"
-    return f"{unit} {t_boom}/{total} ({frac:.0%}), sigma {sigma:.4g} - {kind}"
+        what = "local sample"
+    if kind == "flow":
+        where = f"flow time {frac:.2f} (t_boom {t_boom}/{total})"
+    elif kind == "continuous":
+        where = f"t_boom {t_boom}/{total} ({frac:.0%} of the log-sigma range)"
+    else:
+        where = f"timestep {t_boom}/{total} ({frac:.0%})"
+    return f"{where}, sigma {sigma:.4g} - {what}"
 
 
 class LevelTable:

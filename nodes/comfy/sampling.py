@@ -64,15 +64,29 @@ def sigma_at(ms, t: int) -> float:
     return sigma
 
 
+def level_kind(ms) -> str:
+    """How t_boom reads for this model: "discrete" (integer timesteps), "flow" (flow time t_boom/T, shifted) or
+    "continuous" (EDM-style models: t_boom/T along the log-sigma range)."""
+    if is_discrete(ms):
+        return "discrete"
+    if isinstance(ms, (comfy.model_sampling.ModelSamplingDiscreteFlow, comfy.model_sampling.ModelSamplingFlux)):
+        return "flow"
+    return "continuous"
+
+
 @dataclass(frozen=True)
 class Level:
     t_boom: int
     total: int
     sigma: float
-    discrete: bool
+    kind: str  # boomerang.schedule.LEVEL_KINDS
+
+    @property
+    def discrete(self) -> bool:
+        return self.kind == "discrete"
 
     def describe(self) -> str:
-        return describe_level(self.t_boom, self.total, self.sigma, self.discrete)
+        return describe_level(self.t_boom, self.total, self.sigma, self.kind)
 
 
 def timesteps(model) -> int:
@@ -85,7 +99,7 @@ def level_for(model, t_boom: int) -> Level:
     ms = model_sampling(model)
     total = total_timesteps(ms)
     check_int_range("t_boom", t_boom, 0, total, f"This model has T = {total} timesteps")
-    return Level(t_boom, total, sigma_at(ms, t_boom), is_discrete(ms))
+    return Level(t_boom, total, sigma_at(ms, t_boom), level_kind(ms))
 
 
 def forward_coeffs(ms, sigma: float) -> tuple[float, float]:
