@@ -191,7 +191,7 @@ def _fmt_errors(rows) -> str:
 
 def render(results, smoke: bool, size: int, samplers, budgets, t_booms) -> str:
     mode = " --smoke (tiny samples: not a measurement)" if smoke else ""
-    n = 4 * size * size
+    n = 16 * size * size  # batch 4 x 4 channels
     lines = [
         "# Per-family guidance: sampler, steps and t_boom for each model family", "",
         f"Written by `python -m benchmarks.bench_families`{mode}. Hardware: 2 CPU cores, x86_64, contended (errors, "
@@ -287,7 +287,7 @@ def main(argv=None) -> None:
     if args.families:
         families = [fo.BY_NAME[n] for n in args.families.split(",")]
     samplers = candidates(rt.pack_module(headless.PACK_DIR_NAME).nodes.comfy.sampling.sampler_names())
-    budgets, t_booms, size = BUDGETS, T_BOOMS, 64
+    budgets, t_booms, size = BUDGETS, T_BOOMS, 32  # 16,384 values per cell, as FRONTIER.md
     if args.smoke:
         families, samplers, budgets, t_booms, size = [fo.BY_NAME["sd15"], fo.BY_NAME["flux_dev"]], samplers[:1], \
             (10,), (500,), 4

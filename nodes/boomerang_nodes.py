@@ -53,8 +53,8 @@ class PartialReverseSampler(io.ComfyNode):
             node_id="PartialReverseSampler",
             display_name="Partial Reverse Sampler (Boomerang)",
             description="Boomerang step 2: run the model's ordinary reverse process from the latent's t_boom "
-                        "level back to 0. Default boomerang_exact is the paper's Algorithm 1; other samplers "
-                        "run a fast schedule that starts exactly at t_boom.",
+                        "level back to 0: a fast schedule that starts exactly at t_boom, or boomerang_exact, the "
+                        "paper's Algorithm 1 (t_boom model calls).",
             search_aliases=["boomerang", "partial denoise", "reverse diffusion", "img2img exact"],
             inputs=[
                 *inputs.sampling_inputs(),
@@ -71,7 +71,8 @@ class PartialReverseSampler(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, positive, negative, latent, cfg, sampler, scheduler, steps, seed) -> io.NodeOutput:
-        return io.NodeOutput(sampling.reverse(model, positive, negative, latent, cfg, sampler, scheduler, steps, seed))
+        out, level = sampling.reverse(model, positive, negative, latent, cfg, sampler, scheduler, steps, seed)
+        return io.NodeOutput(out, ui=ui.PreviewText(level.line(sampler, scheduler, steps)))
 
 
 class Boomerang(io.ComfyNode):
@@ -100,8 +101,9 @@ class Boomerang(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, positive, negative, latent, t_boom, cfg, sampler, scheduler, steps, seed) -> io.NodeOutput:
-        out, _ = sampling.boomerang(model, positive, negative, latent, t_boom, cfg, sampler, scheduler, steps, seed)
-        return io.NodeOutput(out)
+        out, level = sampling.boomerang(model, positive, negative, latent, t_boom, cfg, sampler, scheduler, steps,
+                                        seed)
+        return io.NodeOutput(out, ui=ui.PreviewText(level.line(sampler, scheduler, steps)))
 
 
 class BoomerangExactSampler(io.ComfyNode):

@@ -6,6 +6,7 @@ from dataclasses import fields
 from comfy_api.latest import io
 
 from ..boomerang import checks
+from ..boomerang.advice import RECOMMENDED
 from . import tiling
 from .comfy import sampling
 
@@ -41,28 +42,34 @@ def cfg() -> io.Float.Input:
                 "used 7.5 with Stable Diffusion; very high values over-saturate.")
 
 
+def _fast() -> str:
+    fast = RECOMMENDED
+    return f"{fast.sampler} + {fast.scheduler} + {fast.steps} steps"
+
+
 def sampler() -> io.Combo.Input:
     return io.Combo.Input(
-        "sampler", options=sampling.sampler_names(), default=checks.EXACT,
-        tooltip="boomerang_exact: the paper's Algorithm 1, one DDPM step per timestep from t_boom to 1 "
-                "(t_boom model calls; steps and scheduler are ignored). Any other sampler is the fast "
-                "path: `steps` steps of `scheduler`, starting exactly at the t_boom level. Recommended fast "
-                "setting: dpmpp_3m_sde + karras + 20 steps (20 model calls; variance within 1.3% of the "
-                "exact law at t_boom 200-800 in docs/BENCHMARKS.md). Deterministic samplers (euler, "
-                "dpmpp_2m) give too little variety for local sampling.")
+        "sampler", options=sampling.sampler_names(), default=RECOMMENDED.sampler,
+        tooltip=f"Default: {_fast()}, the cheapest setting measured that holds Boomerang's law at t_boom 0.2 - 0.8 "
+                "T for discrete and flow models alike (docs/FRONTIER.md, docs/FAMILIES.md). Any sampler other "
+                "than boomerang_exact runs `steps` steps of `scheduler`, starting exactly at the t_boom level; the "
+                "level line under the node says how many model evaluations that is and whether the setting holds "
+                "the law. boomerang_exact: the paper's Algorithm 1, one DDPM step per timestep from t_boom to 1 "
+                "(t_boom model calls; steps and scheduler are ignored). Deterministic samplers (euler, dpmpp_2m) "
+                "give too little variety for local sampling.")
 
 
 def scheduler() -> io.Combo.Input:
     return io.Combo.Input(
-        "scheduler", options=sampling.scheduler_names(), default="simple",
-        tooltip="Fast path only: how the steps are spread between the t_boom level and 0.")
+        "scheduler", options=sampling.scheduler_names(), default=RECOMMENDED.scheduler,
+        tooltip=f"Fast path only: how the steps are spread between the t_boom level and 0 (default: {_fast()}).")
 
 
 def steps() -> io.Int.Input:
     return io.Int.Input(
-        "steps", default=20, min=1, max=checks.MAX_T,
+        "steps", default=RECOMMENDED.steps, min=1, max=checks.MAX_T,
         tooltip="Fast path only: number of sampler steps, at most t_boom. More steps follow the model "
-                "more closely; boomerang_exact always takes t_boom steps.")
+                f"more closely (default: {_fast()}); boomerang_exact always takes t_boom steps.")
 
 
 def sampling_inputs() -> list:

@@ -21,6 +21,7 @@ from comfy.k_diffusion import sampling as k_sampling
 
 from ...boomerang import noise as bnoise
 from ...boomerang.checks import EXACT, BoomerangInputError, check_finite, check_int_range
+from ...boomerang.frontier import level_line
 from ...boomerang.sampler import FIXED_SMALL, sample_boomerang_exact
 from ...boomerang.schedule import LevelTable, check_fast_schedule, describe_level, integer_grid
 from .vae_io import VAE_FIX
@@ -87,6 +88,10 @@ class Level:
 
     def describe(self) -> str:
         return describe_level(self.t_boom, self.total, self.sigma, self.kind)
+
+    def line(self, sampler: str, scheduler: str, steps: int) -> str:
+        """The level line of a reverse pass: the level, the pass's model evaluations and the frontier's verdict."""
+        return level_line(self.t_boom, self.total, self.sigma, self.kind, sampler, scheduler, steps)
 
 
 def timesteps(model) -> int:
@@ -342,12 +347,12 @@ def progress_callback(model, steps: int):
 
 
 def reverse(model, positive, negative, latent: dict, cfg: float, sampler: str, scheduler: str, steps: int,
-            seed: int, stream: int = bnoise.STREAM_ANCESTRAL) -> dict:
+            seed: int, stream: int = bnoise.STREAM_ANCESTRAL) -> tuple[dict, Level]:
     """PartialReverseSampler: run the reverse process from the latent's t_boom level (BoomerangNoise's
-    metadata) down to 0."""
+    metadata) down to 0; (latent, level)."""
     meta, level = read_meta(model, latent)
     return _reverse_from(model, positive, negative, latent, meta["x0"], level, cfg, sampler, scheduler, steps,
-                         seed, stream)
+                         seed, stream), level
 
 
 def boomerang(model, positive, negative, latent: dict, t_boom: int, cfg: float, sampler: str, scheduler: str,

@@ -73,6 +73,15 @@ function upstreamTBoom(node) {
   return origin?.comfyClass === "BoomerangNoise" ? widget(origin, "t_boom") : undefined;
 }
 
+// What the backend's line depends on: the start level and the pass settings.
+function settingKey(node, t) {
+  return JSON.stringify([t, widget(node, "sampler"), widget(node, "scheduler"), widget(node, "steps")]);
+}
+
+function currentTBoom(node) {
+  return widget(node, "t_boom") ?? upstreamTBoom(node);
+}
+
 export function boomerangLabel(node) {
   let t = widget(node, "t_boom");
   const passes = widget(node, "passes") ?? 1;
@@ -85,11 +94,14 @@ export function boomerangLabel(node) {
     t = Math.round(fraction * T);
     auto = " auto";
   }
+  // After a run with these very settings: the backend's line (the model's own terms: timestep or flow time, its
+  // sigma, and for a reverse pass the model evaluations and whether the setting holds the law, from
+  // docs/FRONTIER.md).
+  const backend = node.boomerangBackendLevel;
+  if (backend && backend.key === settingKey(node, t)) return backend.text;
   const pct = Math.round((100 * t) / T);
   const kind = t === 0 ? "identity" : t >= T ? "global sample" : "local sample";
   let text = `t_boom${auto} ${t}/${T} (${pct}%) - ${kind}`;
-  const backend = node.boomerangBackendLevel;
-  if (backend && backend.t === t) text = `${backend.text}`; // after a run: the model's own sigma (flow: flow time)
   if (node.comfyClass === "BoomerangNoise") return text;
   const sampler = widget(node, "sampler");
   const steps = widget(node, "steps") ?? 0;
@@ -146,7 +158,7 @@ app.registerExtension({
     });
     chain(proto, "onExecuted", function (message) {
       const text = message?.text?.[0];
-      if (text) this.boomerangBackendLevel = { t: widget(this, "t_boom"), text };
+      if (text) this.boomerangBackendLevel = { key: settingKey(this, currentTBoom(this)), text };
       refresh(this);
     });
   },
