@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from boomerang.advice import RECOMMENDED
+
 from . import contact_sheet
 from .device import add_device_arguments, check_device, device_from_args
 from .models import choose_model
@@ -127,9 +129,10 @@ def parse(argv):
     parser.add_argument("--seed", type=int, default=0, help="base seed; batch item k uses seed + k")
     parser.add_argument("--digits", default="2,3,5,8", help="which digit classes the default inputs show")
     parser.add_argument("--sampler", default=None, help="boomerang_exact (default for pixel models) or a ComfyUI "
-                        "sampler (default dpmpp_3m_sde for checkpoints, the benchmarked fast setting, with --steps of "
-                        "karras)")
-    parser.add_argument("--steps", type=int, default=20, help="fast-path steps (ignored by boomerang_exact)")
+                        f"sampler (default {RECOMMENDED.sampler} for checkpoints, the recommended fast setting, with "
+                        f"--steps of {RECOMMENDED.scheduler})")
+    parser.add_argument("--steps", type=int, default=RECOMMENDED.steps,
+                        help=f"fast-path steps (default {RECOMMENDED.steps}; ignored by boomerang_exact)")
     parser.add_argument("--prompt", default="", help="positive prompt for checkpoints with a text encoder")
     parser.add_argument("--output", type=Path, default=REPO / "output")
     add_device_arguments(parser)
@@ -177,7 +180,8 @@ def main(argv=None) -> Path:
             picture = Image.open(input_dir / image).convert("RGB")
             picture.resize((args.size, args.size), Image.Resampling.LANCZOS).save(input_dir / image)
     sampler = args.sampler or model.default_sampler
-    settings = {"cfg": model.default_cfg, "sampler": sampler, "scheduler": "karras", "steps": args.steps}
+    settings = {"cfg": model.default_cfg, "sampler": sampler, "scheduler": RECOMMENDED.scheduler,
+                "steps": args.steps}
     total_t = model_timesteps(rt, nodes, links, images[0])  # also surfaces model errors before any sampling
     t_booms = sorted({round(f * total_t) for f in args.fractions})
     graph = build_graph(nodes, links, images, args.seeds, t_booms, settings, args.seed)

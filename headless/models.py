@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from boomerang.advice import RECOMMENDED
+from boomerang.checks import EXACT
+
 BUILTIN = "digits-ddpm (built-in)"
 
 
@@ -17,8 +20,8 @@ class ModelChoice:
 
     @property
     def default_sampler(self) -> str:
-        """boomerang_exact for pixel models (the paper's Algorithm 1), the benchmarked fast setting otherwise."""
-        return "boomerang_exact" if self.kind == "pixel" else "dpmpp_3m_sde"
+        """boomerang_exact for pixel models (the paper's Algorithm 1), the recommended fast setting otherwise."""
+        return EXACT if self.kind == "pixel" else RECOMMENDED.sampler
 
     @property
     def default_cfg(self) -> float:

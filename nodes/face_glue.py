@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..boomerang import checks
 from ..boomerang import faces as F
+from ..boomerang.advice import RECOMMENDED
 from ..boomerang.checks import BoomerangInputError, check_int_range
 from . import dlib_faces
 from .comfy import sampling, vae_io
@@ -37,9 +37,9 @@ class Settings:
     still_recognizable: str = "blur"
     feather: float = 0.15
     cfg: float = 7.5
-    sampler: str = checks.EXACT
-    scheduler: str = "simple"
-    steps: int = 20
+    sampler: str = RECOMMENDED.sampler
+    scheduler: str = RECOMMENDED.scheduler
+    steps: int = RECOMMENDED.steps
     seed: int = 0
     only_face: int = -1
 

@@ -5,6 +5,8 @@ import argparse
 import logging
 import sys
 
+from boomerang.advice import RECOMMENDED
+
 from ..device import add_device_arguments, check_device, device_from_args
 from .spec import PRESETS, JobSpec
 
@@ -57,9 +59,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--t-boom", type=int, help="start level in the model's timesteps (default: anonymize 500, "
                                               "augment 300, upscale 0 = automatic from the factor)")
     p.add_argument("--sampler", help="boomerang_exact (default for pixel models) or a ComfyUI sampler "
-                                     "(default dpmpp_3m_sde for checkpoints)")
-    p.add_argument("--scheduler", default="karras", help="fast-path scheduler (default karras)")
-    p.add_argument("--steps", type=int, help="fast-path steps (default min(20, t_boom))")
+                                     f"(default {RECOMMENDED.sampler} for checkpoints)")
+    p.add_argument("--scheduler", default=RECOMMENDED.scheduler,
+                   help=f"fast-path scheduler (default {RECOMMENDED.scheduler})")
+    p.add_argument("--steps", type=int, help=f"fast-path steps (default min({RECOMMENDED.steps}, t_boom))")
     p.add_argument("--cfg", type=float, help="guidance scale (default 1 for pixel models, 7.5 for checkpoints)")
     p.add_argument("--copies", type=int, default=1, help="augment: local samples per image (default 1)")
     p.add_argument("--factor", type=float, default=4.0, help="upscale: factor in [1, 64] (default 4)")

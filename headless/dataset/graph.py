@@ -13,6 +13,8 @@ import copy as _copy
 import json
 from pathlib import Path
 
+from boomerang.advice import RECOMMENDED
+
 from ..graphs import api_node, ui_to_api
 from ..models import ModelChoice
 
@@ -130,7 +132,7 @@ def preset_template(classes: dict, spec, model: ModelChoice) -> Template:
     sampler = spec.sampler or model.default_sampler
     _check_combo(classes, "PartialReverseSampler", "sampler", sampler)
     _check_combo(classes, "PartialReverseSampler", "scheduler", spec.scheduler)
-    steps = spec.steps if spec.steps is not None else max(1, min(20, spec.t_boom or 20))
+    steps = spec.steps if spec.steps is not None else max(1, min(RECOMMENDED.steps, spec.t_boom or RECOMMENDED.steps))
     settings = {"cfg": spec.cfg if spec.cfg is not None else model.default_cfg, "sampler": sampler,
                 "scheduler": spec.scheduler, "steps": steps}
     L = dict(model.links)

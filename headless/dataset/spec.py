@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from boomerang.advice import RECOMMENDED
 from boomerang.checks import MAX_SEED, MAX_T, check_value
 
 PRESETS = ("anonymize", "augment", "upscale")
@@ -23,9 +24,9 @@ class JobSpec:
     checkpoint: Path | None = None  # None: the built-in digits DDPM; a folder: diffusers pixel model; a file: SD-style
     prompt: str = ""
     t_boom: int | None = None  # None: the preset's default (anonymize 500, augment 300, upscale 0 = automatic)
-    sampler: str | None = None  # None: boomerang_exact for pixel models, dpmpp_3m_sde for checkpoints
-    scheduler: str = "karras"
-    steps: int | None = None  # fast-path steps; None: min(20, t_boom)
+    sampler: str | None = None  # None: boomerang_exact for pixel models, RECOMMENDED.sampler for checkpoints
+    scheduler: str = RECOMMENDED.scheduler
+    steps: int | None = None  # fast-path steps; None: min(RECOMMENDED.steps, t_boom)
     cfg: float | None = None  # None: 1.0 for pixel models, 7.5 for checkpoints
     copies: int = 1  # augment: local samples per input
     factor: float = 4.0  # upscale
