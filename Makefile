@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= $(CURDIR)/.venv
 export BOOMERANG_VENV := $(VENV)
 
-.PHONY: gpu-check-prepare gpu-check demo test workflows bench bench-frontier bench-tiling bench-locality bench-datasets bench-anonymity bench-paper dataset digits-model
+.PHONY: gpu-check-prepare gpu-check demo test workflows bench bench-frontier bench-families bench-tiling bench-locality bench-datasets bench-anonymity bench-paper dataset digits-model
 demo:
 	$(PYTHON) -m devtools.setup_env --no-browser
 	$(VENV)/bin/python -m headless demo $(ARGS)
@@ -24,6 +24,12 @@ bench:
 bench-frontier:
 	$(PYTHON) -m devtools.setup_env --no-browser
 	$(VENV)/bin/python -m benchmarks.bench_frontier $(ARGS)
+
+# Per-family guidance: fast samplers on each family's own model_sampling, t_boom meaning and ranges -> docs/FAMILIES.md
+# (about 25 min on 2 contended CPU cores). After a new docs/FRONTIER.md: python -m benchmarks.frontier_table
+bench-families:
+	$(PYTHON) -m devtools.setup_env --no-browser
+	$(VENV)/bin/python -m benchmarks.bench_families $(ARGS)
 
 # Only section 7 of docs/BENCHMARKS.md (the tiled denoiser); the other sections are left as they are
 bench-tiling:

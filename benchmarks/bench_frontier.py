@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import frontier_table
 from testkit import graphs
 from testkit.mixture_law import SYMMETRIC, continuous_law, summarise
 from testkit.oracle_law import boomerang_law, flow_alpha_bars, sd_alpha_bars
@@ -249,8 +250,12 @@ def main(argv=None) -> None:
         out.write_text(render(rows, tables, stochastic, deterministic, size, args.smoke, t_booms))
         plot(rows, out.with_name("frontier.png"), t_booms)
 
-    write(*measure(rt, stochastic, budgets, t_booms, KINDS, size, progress=write))
-    print(f"wrote {out} and {out.with_name('frontier.png')}")
+    rows, tables = measure(rt, stochastic, budgets, t_booms, KINDS, size, progress=write)
+    write(rows, tables)
+    # The level line's data (boomerang/frontier_table.py), beside a smoke run's doc, else in the pack.
+    module = out.with_name("frontier_table.py") if args.smoke else frontier_table.MODULE
+    module.write_text(frontier_table.render_module(rows, deterministic, SCHEDULER, t_booms))
+    print(f"wrote {out}, {out.with_name('frontier.png')} and {module}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ def test_frontier_smoke_counts_calls_and_writes_the_doc(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = out.read_text()
     assert (tmp_path / "frontier.png").stat().st_size > 10_000
+    module = (tmp_path / "frontier_table.py").read_text()  # the level line's data, beside a smoke run's doc
+    assert "'euler_ancestral':" in module and "'dpmpp_2s_ancestral':" in module and "(2, -1)," in module
     assert "## Fewest model calls that hold the law" in text and "2 CPU cores, x86_64" in text
     assert "Stochastic (output changes with the sampler seed): euler_ancestral, dpmpp_2s_ancestral." in text
     assert re.search(r"\| euler_ancestral \|[^\n]*\| 1:1, 2:2, 3:3, 4:4, 5:5, 6:6 \|", text), text[:3000]
