@@ -152,18 +152,23 @@ def measure_family(run: FamilyRun, samplers, tables, budgets, t_booms, size) -> 
     return rows
 
 
-def recommend(rows, t_booms) -> dict | None:
-    """The fewest-calls (sampler, steps) holding both laws at every measured t_boom, with its worst errors."""
+def recommend(rows, t_booms, sampler: str | None = None) -> dict | None:
+    """The fewest-calls (sampler, steps) holding both laws at every measured t_boom, with its worst errors (ties go
+    to the pack's recommended sampler); with ``sampler``, that sampler's (None if it holds nowhere)."""
     settings = {}
     for r in rows:
+        if sampler is not None and r["sampler"] != sampler:
+            continue
         settings.setdefault((r["sampler"], r["steps"]), []).append(r)
     held = [(rs[0]["calls"], k, rs) for k, rs in settings.items()
             if len(rs) == len(t_booms) and all(r["holds"] for r in rs)]
+    if not held and sampler is not None:
+        return None
     if not held:
         best = min(settings.items(), key=lambda kv: max(r["worst"] for r in kv[1]))
         return {"sampler": best[0][0], "steps": best[0][1], "rows": best[1], "holds": False}
-    calls, (sampler, steps), rs = min(held, key=lambda h: (h[0], h[1]))
-    return {"sampler": sampler, "steps": steps, "rows": rs, "holds": True}
+    calls, (name, steps), rs = min(held, key=lambda h: (h[0], h[1][0] != RECOMMENDED.sampler, h[1]))
+    return {"sampler": name, "steps": steps, "rows": rs, "holds": True}
 
 
 def sampling_name(run: FamilyRun) -> str:
@@ -206,15 +211,18 @@ def render(results, smoke: bool, size: int, samplers, budgets, t_booms) -> str:
         "## Recommendation per family", "",
         "Fast setting: the fewest model calls (of those measured) holding both laws at every t_boom above; errors: "
         "the largest over those t_boom.", "",
-        "| family | model_sampling | cfg / guidance | fast setting | its errors | default setting holds |",
-        "|---|---|---|---|---|---|"]
+        f"| family | model_sampling | cfg / guidance | fast setting | its errors | {RECOMMENDED.sampler} holds from "
+        f"| default ({RECOMMENDED.steps} steps) holds |",
+        "|---|---|---|---|---|---|---|"]
     for res in results:
         rec = res["recommend"]
         default = [r for r in res["rows"] if r["sampler"] == RECOMMENDED.sampler and r["steps"] == RECOMMENDED.steps]
         holds = ("yes" if all(r["holds"] for r in default) else "no") if default else "not measured"
+        own = recommend(res["rows"], t_booms, RECOMMENDED.sampler)
+        own_text = f"{own['rows'][0]['calls']} calls" if own else "-"
         same = f" (levels as {res['same_as']})" if res.get("same_as") else ""
         lines.append(f"| {res['label']}{same} | {res['sampling']} | {res['guidance']} | {_fmt_setting(rec)} | "
-                     f"{_fmt_errors(rec['rows']) if rec else '-'} | {holds} |")
+                     f"{_fmt_errors(rec['rows']) if rec else '-'} | {own_text} | {holds} |")
     notes = [r for r in results if r["note"]]
     if notes:
         lines += [""] + [f"- {r['label']}: {r['note']}." for r in notes]
@@ -242,7 +250,7 @@ def render(results, smoke: bool, size: int, samplers, budgets, t_booms) -> str:
     lines += ["", "## Every cell", "",
               "| family | sampler | steps | calls | t_boom | mean | var | switch (law) | mode mean | mode sd | worst "
               "| holds |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for res in results:
+    for res in (r for r in results if not r.get("same_as")):
         for r in res["rows"]:
             e = r["err"]
             lines.append(f"| {res['name']} | {r['sampler']} | {r['steps']} | {r['calls']} | {r['t_boom']} | "
