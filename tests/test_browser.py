@@ -114,7 +114,8 @@ def _level_lines_shown(ui, name: str) -> list[dict]:
     rows = shown_texts(ui.page, "boomerang_level", LEVEL_NODES)
     assert bool(rows) == (name not in FACES), rows  # the face workflow has no node with a level line
     for row in rows:
-        assert row["expected"].startswith("t_boom"), row
+        # before a run the frontend's own line (t_boom ...); after one the server's (the model's own terms)
+        assert row["expected"].startswith(("t_boom", "timestep", "flow time")), row
         assert row["shown"] == row["expected"], f"{ui.config}: level line of {row['type']} #{row['id']}: {row}"
         assert row["scrollHeight"] <= row["clientHeight"] + 1, f"{ui.config}: level line clipped: {row}"
     return rows
@@ -173,7 +174,8 @@ def test_workflow_queues_and_finishes_in_the_browser(ui, name):
     assert found["missing"] == [] and found["red"] == []
     fit_view(ui.page)
     ui.shot(name)
-    # After a run each Boomerang node shows the server's own level text (its "text" UI output).
+    # After a run each Boomerang node shows the server's own level text (its "text" UI output): for the reverse
+    # passes with the model evaluations and the frontier's verdict.
     for row in _level_lines_shown(ui, name):
         server_text = outputs.get(row["id"], {}).get("text", [None])[0]
         if server_text and row["type"] != "BoomerangSigmas":

@@ -46,6 +46,7 @@ def _js_calls(sampler: str, steps: int) -> int:
     """modelCalls of web/js/boomerang.js, read from its SAMPLER_CALLS table (per step, then first/last costs)."""
     js = (REPO / "web" / "js" / "boomerang.js").read_text()
     m = re.search(rf"\b{sampler}: \[(\d+)(?:, \{{ (first|last): \[([\d, ]+)\] \}})?\]", js)
+    assert m, f"{sampler} is in the frontier table but not in web/js/boomerang.js SAMPLER_CALLS"
     per, where, special = int(m.group(1)), m.group(2), [int(v) for v in (m.group(3) or "").split(",") if v.strip()]
     costs = [per] * steps
     if where == "last":
