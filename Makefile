@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= $(CURDIR)/.venv
 export BOOMERANG_VENV := $(VENV)
 
-.PHONY: gpu-check-prepare gpu-check demo test workflows bench bench-frontier bench-families bench-tiling bench-locality bench-datasets bench-anonymity bench-paper dataset digits-model
+.PHONY: gpu-check-prepare gpu-check demo test workflows bench bench-frontier bench-families bench-tiling bench-locality bench-datasets bench-anonymity bench-paper bench-samplers dataset digits-model
 demo:
 	$(PYTHON) -m devtools.setup_env --no-browser
 	$(VENV)/bin/python -m headless demo $(ARGS)
@@ -50,6 +50,13 @@ bench-anonymity:
 bench-paper:
 	$(PYTHON) -m devtools.setup_env --no-browser
 	$(VENV)/bin/python -m paper.bench_paper $(ARGS)
+
+# Samplers side by side on the digits model (issue 19): anonymization metrics vs boomerang_exact at 0.3 T and 0.5 T
+# -> docs/SAMPLERS_DIGITS.md + samplers_digits.json; ARGS="--samplers boomerang_exact,recommended,NAME:karras:10".
+# Resumes from its dataset jobs under ~/.cache/comfyui-boomerang/bench-samplers (boomerang_exact is made once)
+bench-samplers:
+	$(PYTHON) -m devtools.setup_env --no-browser
+	$(VENV)/bin/python -m paper.compare_samplers $(ARGS)
 
 # Retrain the embedded default model (models/digits-ddpm: weights + model card), about 25 min on 2 CPU cores
 digits-model:

@@ -29,7 +29,7 @@ import numpy as np
 import headless
 
 from . import paper_classifiers as pc
-from . import paper_report
+from . import paper_metrics, paper_report
 from .paper_jobs import (
     AUG_FRACTIONS,
     DRAW_SEED,
@@ -112,16 +112,11 @@ def evaluate(made: dict, data: dict, plan: Plan, T: int, workers: int) -> tuple[
     started = time.perf_counter()
     fitted = dict(zip(keys, pc.fit_many(tasks, workers)))
     seconds = time.perf_counter() - started
-    attacker = pc.load_cnn(fitted[("attacker",)]["state"])
-    feats = pc.cnn_features(attacker, x)
-    same_px, same_ft = pc.same_class_mean(x, y, 16.0), pc.same_class_mean(feats, y)
+    attack = paper_metrics.attack(fitted[("attacker",)]["state"], x, y, test_x, test_y)
 
     def assess(key, images, sources, labels):
         cnn = [fitted[key + (s,)]["accuracy"] for s in range(plan.cnn_seeds)]
-        return {"svm": pc.svm_accuracy(images, labels, test_x, test_y), "cnn": cnn, "cnn_mean": float(np.mean(cnn)),
-                "cnn_sd": float(np.std(cnn, ddof=1)) if len(cnn) > 1 else 0.0,
-                "pixel": pc.linkage(images, sources, x, y, scale=16.0, same_class=same_px),
-                "feature": pc.linkage(pc.cnn_features(attacker, images), sources, feats, y, same_class=same_ft)}
+        return paper_metrics.assess(attack, images, sources, labels, cnn)
 
     rows = [{"fraction": f, "t_boom": round(f * T), **assess(("anon", f), made["anon"][f], idx, y[idx])}
             for f in FRACTIONS]

@@ -170,15 +170,22 @@ def same_class_mean(originals: np.ndarray, labels: np.ndarray, scale: float = 1.
     return float((pairwise(originals, originals) / scale)[same].mean())
 
 
+def link_ranks(anon: np.ndarray, sources: np.ndarray, originals: np.ndarray,
+               scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per anonymized row: (rank of its own source among ``originals`` by distance: how many are strictly closer,
+    0 = re-identified; its distance to that source, divided by ``scale``)."""
+    d = pairwise(anon, originals) / scale
+    own = d[np.arange(len(anon)), sources]
+    return (d < own[:, None]).sum(1), own
+
+
 def linkage(anon: np.ndarray, sources: np.ndarray, originals: np.ndarray, labels: np.ndarray,
             scale: float = 1.0, same_class: float | None = None) -> dict:
     """The linkage attack: for each anonymized row (made from original ``sources[i]``), rank all ``originals``
     by distance. rank = how many originals are strictly closer than the true source (0 = re-identified).
     Distances are divided by ``scale`` (sqrt of the pixel count turns pixel distances into RMS);
     ``same_class``: ``same_class_mean`` of the originals, if already known."""
-    d = pairwise(anon, originals) / scale
-    own = d[np.arange(len(anon)), sources]
-    rank = (d < own[:, None]).sum(1)
+    rank, own = link_ranks(anon, sources, originals, scale)
     if same_class is None:
         same_class = same_class_mean(originals, labels, scale)
     return {"top1": float((rank == 0).mean()), "top10": float((rank < 10).mean()),
