@@ -51,13 +51,14 @@ class Plan:
     recipe: pc.Recipe = field(default_factory=lambda: pc.Recipe(steps=250, batch=64))  # bench_paper's recipe
     boot: int = 2000  # bootstrap resamples of the images for the linkage and distance numbers
     svm_boot: int = 200  # bootstrap resamples for the SVM (one SVM fit each)
+    cnn_boot: int = 20  # bootstrap resamples for the CNN (one training each, seed 1000 + resample)
     batch: int = 50  # dataset-job batch size, the same for every sampler
     time_images: int = 8  # images of the side-by-side timing run, per sampler and t_boom
 
 
 FULL = Plan()
 SMOKE = Plan(images=4, fractions=(0.03, 0.05), cnn_seeds=2, recipe=pc.Recipe(steps=10, batch=16), boot=200,
-             svm_boot=20, batch=4, time_images=2)
+             svm_boot=20, cnn_boot=3, batch=4, time_images=2)
 
 
 @dataclass(frozen=True)
@@ -173,22 +174,28 @@ def evaluate(made: dict, data: dict, idx: np.ndarray, choices: list[Choice], t_b
     sets = {("real", 0): x[idx], **made}
     base = {"recipe": plan.recipe, "test_x": test_x, "test_y": test_y}
     tasks = [{**base, "x": x, "y": y, "seed": 0, "keep": True}]  # the attacker (as in bench_paper)
-    tasks += [{**base, "x": images, "y": y[idx], "seed": s} for images in sets.values() for s in range(plan.cnn_seeds)]
+    rng = np.random.default_rng(2026)
+    boot = rng.integers(0, len(idx), size=(max(plan.boot, plan.svm_boot, plan.cnn_boot), len(idx)))
+    svm_boot, per_set = boot[:plan.svm_boot], plan.cnn_seeds + plan.cnn_boot
+    for images in sets.values():
+        tasks += [{**base, "x": images, "y": y[idx], "seed": s} for s in range(plan.cnn_seeds)]
+        tasks += [{**base, "x": images[b], "y": y[idx][b], "seed": 1000 + k}
+                  for k, b in enumerate(boot[:plan.cnn_boot])]
     log.info("%d CNN trainings on %d worker process(es)", len(tasks), workers)
     fitted = pc.fit_many(tasks, workers)
     attack = paper_metrics.attack(fitted[0]["state"], x, y, test_x, test_y)
-    rng = np.random.default_rng(2026)
-    boot = rng.integers(0, len(idx), size=(plan.boot, len(idx)))
-    svm_boot = boot[:plan.svm_boot]
+    boot = boot[:plan.boot]
     out = {}
     for k, (key, images) in enumerate(sets.items()):
-        cnn = [f["accuracy"] for f in fitted[1 + k * plan.cnn_seeds:1 + (k + 1) * plan.cnn_seeds]]
+        accuracies = [f["accuracy"] for f in fitted[1 + k * per_set:1 + (k + 1) * per_set]]
+        cnn, cnn_boot = accuracies[:plan.cnn_seeds], accuracies[plan.cnn_seeds:]
         row = paper_metrics.assess(attack, images, idx, y[idx], cnn)
         per = paper_metrics.per_image(attack, images, idx)
         px, ft = per["pixel_rank"][boot] == 0, per["feature_rank"][boot] == 0
         row["boot"] = {"reid_pixel": px.mean(1), "reid_feature": ft.mean(1),
                        "reid": np.maximum(px.mean(1), ft.mean(1)),
                        "pixel_to_source": per["pixel_to_source"][boot].mean(1),
+                       "cnn": np.array(cnn_boot),
                        "svm": np.array([pc.svm_accuracy(images[b], y[idx][b], test_x, test_y) for b in svm_boot])}
         out[key] = row
     return out

@@ -4,12 +4,11 @@ reference sampler (the first one named)."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
-from .paper_report import paired, pct
+from .paper_report import pct
 
 # (key, column title, percent?) of the compared metrics, in table order
 METRICS = (("svm", "SVM accuracy", True), ("cnn", "CNN accuracy", True), ("reid_pixel", "re-id top-1 pixel", True),
@@ -26,17 +25,13 @@ def value(row: dict, metric: str) -> float:
 
 
 def std_error(row: dict, metric: str) -> float:
-    """CNN: over the training seeds (sd / sqrt(seeds)); the others: sd of the bootstrap over the images."""
-    if metric == "cnn":
-        return row["cnn_sd"] / math.sqrt(len(row["cnn"]))
+    """The sd of the metric over bootstrap resamples of the images (the SVM refitted, a CNN trained, on each)."""
     return float(np.std(row["boot"][metric], ddof=1))
 
 
 def difference(row: dict, ref: dict, metric: str) -> tuple[float, float]:
-    """(row - ref, standard error of that difference): paired over the CNN seeds, or over the same bootstrap
-    resamples of the images (the two sets are made from the same images with the same seeds)."""
-    if metric == "cnn":
-        return paired(row["cnn"], ref["cnn"])
+    """(row - ref, standard error of that difference), paired over the same bootstrap resamples of the images
+    (the two sets are made from the same images with the same seeds; a resample's CNNs share their seed)."""
     d = np.asarray(row["boot"][metric]) - np.asarray(ref["boot"][metric])
     return value(row, metric) - value(ref, metric), float(np.std(d, ddof=1))
 
@@ -176,10 +171,11 @@ images with their sources' labels, accuracy on the {meta['held_out']} held-out d
 against all {meta['train']} training images (pixel space, and the features of a CNN trained on the real training
 split); re-identification = share whose own source ranks first. Pixel distance: RMS grey level to the own source.
 
-**Uncertainty.** ± is one standard error: the SVM, re-identification and distance numbers from a bootstrap over
-the {meta['images']} images ({plan['boot']} resamples; the SVM refitted on each of {plan['svm_boot']}), the CNN
-from its {meta['plan']['cnn_seeds']} training seeds (sd / sqrt(seeds); it does not include the image sampling).
-A difference to the reference is paired (the same bootstrap resamples, the same CNN seeds); a sampler is
+**Uncertainty.** ± is one standard error, the sd over bootstrap resamples of the {meta['images']} images:
+{plan['boot']} for re-identification and distance, {plan['svm_boot']} for the SVM (refitted on each), {plan['cnn_boot']} for the CNN
+(one CNN trained on each resample, seed 1000 + resample; this includes the training-seed noise of one CNN, so it
+overstates the SE of the {meta['plan']['cnn_seeds']}-seed mean shown a little). A difference to the reference is paired (the same resamples;
+a resample's CNNs share their seed); a sampler is
 *within* the sampling uncertainty of the reference on a metric when the difference is at most {LIMIT:g} such
 standard errors. "Within" means no difference this many images can resolve, not equality.
 
