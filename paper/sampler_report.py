@@ -111,8 +111,9 @@ def conclusions(results: dict, s: dict) -> list[str]:
     out = []
     ref = results["samplers"][0]
     for sampler in results["samplers"][1:]:
-        outside = [f"{title} at t_boom {t}" for t in results["meta"]["t_booms"] for m, title, _ in METRICS
-                   if not s[str(t)][sampler["key"]]["vs_reference"][m]["within"]]
+        outside = [f"{title} at t_boom {t} ({fmt(m, v[m]['difference'], signed=True)})"
+                   for t in results["meta"]["t_booms"] for v in [s[str(t)][sampler["key"]]["vs_reference"]]
+                   for m, title, _ in METRICS if not v[m]["within"]]
         calls = ", ".join(f"{s[str(t)][sampler['key']]['calls']} (t_boom {t})" for t in results["meta"]["t_booms"])
         cost = ", ".join(f"{s[str(t)][sampler['key']]['cpu_ratio_to_reference']:.3f}x at t_boom {t}"
                          for t in results["meta"]["t_booms"])
@@ -192,9 +193,9 @@ absolute times are not clean, the ratios are the number to read.
 {chr(10).join(f'- {line}' for line in conclusions(results, s))}
 
 Run: {meta['marks']['total_s'] / 60:.1f} min (samples read from or made into --work, timing, {len(results['metrics'])} sets
-evaluated). Dataset jobs (the wall seconds are those of the run that made the items, on the contended machine):
+evaluated). Dataset jobs (made and seconds: the run that made the items, on the contended machine):
 
-| dataset job | sampler | items (manifest: done) | made by this run | seconds |
+| dataset job | sampler | items (manifest: done) | made | seconds |
 |---|---|---|---|---|
 {chr(10).join(f"| {j['name']} | {j['sampler']} | {j['items']} ({j['manifest_done']}) | {j['made_now']} | {j['seconds']:.0f} |" for j in meta['jobs'])}
 
