@@ -39,7 +39,8 @@ from .paper_jobs import JOB_SEED, Jobs, job_spec, list_file, load_data, stratifi
 
 REPO = headless.REPO
 log = logging.getLogger("boomerang.paper")
-DEFAULT_SAMPLERS = f"{EXACT},recommended,boomerang_fast:karras:10"  # boomerang_fast ignores the scheduler
+# boomerang_fast ignores the scheduler; "recommended" merges with the entry it equals (boomerang/advice.py)
+DEFAULT_SAMPLERS = f"{EXACT},recommended,dpmpp_3m_sde:karras:20,boomerang_fast:karras:10"
 SELECTION_SEED = 12  # stratified(labels, 200, 12): the 200 images of docs/PAPER_RESULTS.md section 3
 
 
@@ -89,7 +90,9 @@ class Choice:
 
 def parse_samplers(text: str) -> list[Choice]:
     """``a,b,c``: each ``boomerang_exact``, ``recommended`` (boomerang/advice.py's RECOMMENDED) or
-    ``sampler[:scheduler[:steps]]`` (default scheduler and steps: RECOMMENDED's). The first is the reference."""
+    ``sampler[:scheduler[:steps]]`` (default scheduler and steps: RECOMMENDED's). The first is the reference.
+    ``recommended`` and an entry naming the same setting are one sampler (so the default list holds whichever
+    setting advice.py recommends); any other repeat is an error."""
     out = []
     for name in (part.strip() for part in text.split(",") if part.strip()):
         if name == "recommended":
@@ -104,10 +107,15 @@ def parse_samplers(text: str) -> list[Choice]:
         if steps < 1:
             raise ValueError(f"--samplers: steps must be a positive integer; received {name!r}")
         out.append(Choice(name, parts[0], scheduler, steps))
-    keys = [c.key for c in out]
-    if not out or len(set(keys)) != len(keys):
+    merged: dict[str, Choice] = {}
+    for c in out:
+        first = merged.get(c.key)
+        if first is not None and "recommended" not in (first.name, c.name):
+            raise ValueError(f"--samplers must name at least one sampler, each once; received {text!r}")
+        merged[c.key] = c if first is None else replace(first, name=f"{first.name} = {c.name}")
+    if not merged:
         raise ValueError(f"--samplers must name at least one sampler, each once; received {text!r}")
-    return out
+    return list(merged.values())
 
 
 def total_timesteps() -> int:

@@ -22,6 +22,11 @@ def test_sampler_list_parsing():
     assert (other.sampler, other.scheduler, other.steps, other.key) == ("euler_ancestral", "simple", 6,
                                                                         "euler_ancestral-simple-6")
     assert (bare.scheduler, bare.steps) == (RECOMMENDED.scheduler, RECOMMENDED.steps)
+    # "recommended" and the entry naming the same setting are one sampler, in the place of the first
+    merged = parse_samplers(f"boomerang_exact,recommended,{RECOMMENDED.sampler}:{RECOMMENDED.scheduler}:"
+                            f"{RECOMMENDED.steps},euler")
+    assert [c.key for c in merged] == ["boomerang_exact", rec.key, f"euler-{RECOMMENDED.scheduler}-{RECOMMENDED.steps}"]
+    assert merged[1].name.startswith("recommended = ")
     for bad in ("", "a:b:c", "a:b:0", "a:b:3:4", "boomerang_exact,boomerang_exact", ":karras:4"):
         with pytest.raises(ValueError, match="--samplers"):
             parse_samplers(bad)
