@@ -84,8 +84,10 @@ class Choice:
         return self.sampler if self.exact else f"{self.sampler} / {self.scheduler} / {self.steps}"
 
     def job_sampler(self) -> dict:
-        return dict(EXACT_JOB) if self.exact else {"sampler": self.sampler, "scheduler": self.scheduler,
-                                                   "steps": self.steps}
+        # boomerang_exact ignores the scheduler; it is named so that the job's parameters hash (and so its cached
+        # samples) does not follow JobSpec's default, which follows advice.RECOMMENDED
+        return {**EXACT_JOB, "scheduler": "karras"} if self.exact else {
+            "sampler": self.sampler, "scheduler": self.scheduler, "steps": self.steps}
 
 
 def parse_samplers(text: str) -> list[Choice]:
