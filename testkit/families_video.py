@@ -131,7 +131,9 @@ def ltxv(seed: int = 0) -> TinyVideoFamily:
         "cross_attention_dim": 16, "caption_channels": LTXV_TEXT})
     base = config.get_model({}, device=CPU)
     _initialise(base.diffusion_model, seed)
-    mask = torch.ones((1, 4))  # the text encoder's attention mask, which LTXVModel.forward requires
+    # the text encoder's attention mask, which LTXVModel.forward requires: long, as ComfyUI's encoders give it
+    # (a float mask is used as is and does not broadcast over a batch of 2 or more)
+    mask = torch.ones((1, 4), dtype=torch.long)
     pos = _cond(seed + 1, 4, LTXV_TEXT, attention_mask=mask)
     neg = _cond(seed + 2, 4, LTXV_TEXT, attention_mask=mask)
     return TinyVideoFamily("ltxv", _patcher(base), pos, neg, ltxv_vae, {"model_base": type(base).__name__})

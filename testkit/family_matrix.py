@@ -29,11 +29,12 @@ def family(name: str):
 
 @lru_cache(maxsize=None)
 def _vae_of_kind(kind: str):
-    return families.vae_for({v: k for k, v in families.VAE_KIND.items()}[kind])
+    return families.vae_for({v: k for k, v in families.VAE_KIND.items()}[kind], tiny=True)
 
 
 def vae(name: str):
-    """A random VAE of the kind ``name`` uses, one per kind per process."""
+    """A random VAE of the kind ``name`` uses, one per kind per process (for the SD kinds a TAESD of the same
+    latents: the full autoencoder costs ~10 s per upscale check on the CPU)."""
     if name in families.FAMILIES:
         return _vae_of_kind(families.VAE_KIND[name])
     return _video_vae(name)
