@@ -246,7 +246,8 @@ def lumina2(seed: int = 0) -> TinyFamily:
     return _dit("lumina2", comfy.supported_models.Lumina2, "Lumina2", {
         "image_model": "lumina2", "patch_size": 2, "in_channels": 16, "dim": 32, "cap_feat_dim": width,
         "n_layers": 1, "n_refiner_layers": 1, "n_heads": 2, "n_kv_heads": 1, "qk_norm": True,
-        "axes_dims": [4, 6, 6], "axes_lens": [64, 64, 64], "multiple_of": 16}, seed, width)
+        "axes_dims": [4, 6, 6], "axes_lens": [64, 64, 64], "multiple_of": 16}, seed, width,
+        attention_mask=torch.ones((1, 4), dtype=torch.long))  # as its encoder gives (0.3.64 reads num_tokens from it)
 
 
 FAMILIES: dict[str, Callable[[int], TinyFamily]] = {
