@@ -83,8 +83,8 @@ def half_mask(shape) -> torch.Tensor:
 @pytest.mark.parametrize("run", list(RUNS))
 @pytest.mark.parametrize("name", fm.ALL)
 def test_boomerang_runs_and_keeps_the_masked_region(comfy, name, run):
-    """Boomerang with boomerang_exact (t_boom 4) and with the recommended fast sampler (t_boom 300): finite output
-    of the input's shape; with a noise_mask, the masked-out half stays x0 (1e-5)."""
+    """Boomerang with boomerang_exact (t_boom 4) and with the recommended fast sampler (t_boom 300), with a
+    noise_mask: finite output of the input's shape, the masked-out half still x0 (1e-5), the other half resampled."""
     tiny = fm.family(name)
     t_boom, sampler, scheduler, steps = RUNS[run]
     x0 = fm.random_latent(name, 1, seed=6)
@@ -92,21 +92,15 @@ def test_boomerang_runs_and_keeps_the_masked_region(comfy, name, run):
     settings = {"cfg": 1.0, "sampler": sampler, "scheduler": scheduler, "steps": steps, "seed": 3, "t_boom": t_boom}
     graph = {
         "obj": fm.put(comfy, f"run_{name}", model=tiny.model, positive=tiny.positive, negative=tiny.negative,
-                      latent={"samples": x0}),
-        "objm": fm.put(comfy, f"runm_{name}", model=tiny.model, latent={"samples": x0, "noise_mask": mask}),
-        "boom": {"class_type": "Boomerang", "inputs": {"model": ["obj", 0], "positive": ["obj", 2],
-                                                       "negative": ["obj", 3], "latent": ["obj", 5], **settings}},
+                      latent={"samples": x0, "noise_mask": mask}),
         "masked": {"class_type": "Boomerang", "inputs": {"model": ["obj", 0], "positive": ["obj", 2],
-                                                         "negative": ["obj", 3], "latent": ["objm", 5], **settings}},
-        "c1": fm.capture("boom", latent=["boom", 0]),
-        "c2": fm.capture("masked", latent=["masked", 0]),
+                                                         "negative": ["obj", 3], "latent": ["obj", 5], **settings}},
+        "c": fm.capture("masked", latent=["masked", 0]),
     }
     out = comfy.run(graph)
-    for tag in ("boom", "masked"):
-        got = out[tag]["latent"]["samples"]
-        assert tuple(got.shape) == tuple(x0.shape), tag
-        assert torch.isfinite(got).all(), tag
     masked = out["masked"]["latent"]["samples"]
+    assert tuple(masked.shape) == tuple(x0.shape)
+    assert torch.isfinite(masked).all()
     keep = x0.shape[-2] // 2
     torch.testing.assert_close(masked[..., keep:, :], x0[..., keep:, :], rtol=1e-5, atol=1e-5)
     assert not torch.allclose(masked[..., :keep, :], x0[..., :keep, :], atol=1e-3)  # the top half was resampled
