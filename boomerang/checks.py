@@ -108,6 +108,17 @@ def check_tile_patch(name: str, tile_size: int, ratio: int, patch: int, family: 
             "Raise the tile size, or check that the VAE is this model's")
 
 
+def check_vae_scales(encode_ratio: int, decode_ratio: int, family: str) -> None:
+    """BoomerangInputError when a VAE decodes at another scale than it encodes (Stable Cascade's stage C coder: an
+    EfficientNet encoder at 1/32 and a x8 preview decoder): its images cannot come back at the size asked for."""
+    if encode_ratio != decode_ratio:
+        raise BoomerangInputError(
+            "vae", "a VAE that decodes at the scale it encodes (pixels per latent sample)",
+            f"a VAE that encodes x{encode_ratio} and decodes x{decode_ratio}, with a {family} model",
+            "Stable Cascade's stage C coder decodes only a preview: run Boomerang on the stage C latent, then "
+            "stage B and the stage A VAE")
+
+
 class NonFiniteError(RuntimeError):
     """A model or VAE returned NaN or infinite values: names the stage, the dtype it ran in and the usual fix."""
 

@@ -250,6 +250,19 @@ def lumina2(seed: int = 0) -> TinyFamily:
         attention_mask=torch.ones((1, 4), dtype=torch.long))  # as its encoder gives (0.3.64 reads num_tokens from it)
 
 
+def stable_cascade_c(seed: int = 0) -> TinyFamily:
+    """Stable Cascade stage C (the prior): StableCascadeSampling (cosine schedule, shift 2; its own sampling class),
+    16-channel SC_Prior latents at 1/32 of the image, pooled text + zero image embeddings (ComfyUI's extra_conds)."""
+    import comfy.supported_models
+
+    width = 16
+    pooled = torch.randn((1, 1, width), generator=torch.Generator().manual_seed(seed + 3))
+    return _dit("stable_cascade_c", comfy.supported_models.Stable_Cascade_C, "StableCascade_C", {
+        "stable_cascade_stage": "c", "c_cond": 32, "c_hidden": [32, 32], "nhead": [2, 2],
+        "blocks": [[1, 1], [1, 1]], "c_clip_text": width, "c_clip_text_pooled": width}, seed, width,
+        pooled_output=pooled)
+
+
 FAMILIES: dict[str, Callable[[int], TinyFamily]] = {
     "sd15": sd15,
     "sd2_v": sd2_v,
@@ -262,6 +275,7 @@ FAMILIES: dict[str, Callable[[int], TinyFamily]] = {
     "cosmos_predict2": cosmos_predict2,
     "sdxl_edm": sdxl_edm,
     "sdxl_v_edm": sdxl_v_edm,
+    "stable_cascade_c": stable_cascade_c,
 }
 
 
@@ -315,6 +329,19 @@ def taesd_vae(channels: int = 4, seed: int = 0):
     return comfy.sd.VAE(sd=state)
 
 
+def stage_c_vae(seed: int = 0):
+    """Stable Cascade's stage C coder as ComfyUI loads it (EfficientNet encoder x32 + previewer decoder x8);
+    batch-norm running variances 1."""
+    import comfy.ldm.cascade.stage_c_coder
+    import comfy.sd
+
+    state = random_state(comfy.ldm.cascade.stage_c_coder.StageC_coder(), seed)
+    for name in state:
+        if name.endswith("running_var"):
+            state[name] = torch.ones_like(state[name])
+    return comfy.sd.VAE(sd=state)
+
+
 def pixel_vae():
     """ComfyUI's pass-through VAE of pixel-space models (Chroma Radiance): latents are the RGB pixels."""
     import comfy.sd
@@ -324,7 +351,7 @@ def pixel_vae():
 
 VAE_KIND = {"sd15": "sd4", "sd2_v": "sd4", "sdxl": "sd4", "sdxl_edm": "sd4", "sdxl_v_edm": "sd4", "sd35": "sd16",
             "flux_dev": "sd16", "lumina2": "sd16", "qwen_image": "wan21", "cosmos_predict2": "wan21",
-            "chroma_radiance": "pixel"}
+            "chroma_radiance": "pixel", "stable_cascade_c": "stage_c"}
 
 
 def vae_for(name: str, seed: int = 0, tiny: bool = False):
@@ -334,5 +361,7 @@ def vae_for(name: str, seed: int = 0, tiny: bool = False):
         return pixel_vae()
     if kind == "wan21":
         return wan21_vae(seed)
+    if kind == "stage_c":
+        return stage_c_vae(seed)
     channels = 4 if kind == "sd4" else 16
     return taesd_vae(channels, seed) if tiny else sd_vae(channels, seed)
