@@ -98,6 +98,27 @@ def check_tiling(tile_size: int, overlap: int, tile_batch: int, names) -> None:
     check_int_range(names[2], tile_batch, 1, MAX_TILE_BATCH)
 
 
+def check_tile_patch(name: str, tile_size: int, ratio: int, patch: int, family: str) -> None:
+    """BoomerangInputError when a tile of ``tile_size`` pixels is smaller, in latent samples (``ratio`` pixels
+    each, the VAE's), than one patch of the model's network (``patch`` samples): such a tile is all padding."""
+    if tile_size // ratio < patch:
+        raise BoomerangInputError(
+            name, f"at least {patch * ratio} pixels for this {family} model (its network cuts the latent into "
+            f"patches of {patch} samples; this VAE makes one sample of {ratio} pixels)", tile_size,
+            "Raise the tile size, or check that the VAE is this model's")
+
+
+def check_vae_scales(encode_ratio: int, decode_ratio: int, family: str) -> None:
+    """BoomerangInputError when a VAE decodes at another scale than it encodes (Stable Cascade's stage C coder: an
+    EfficientNet encoder at 1/32 and a x8 preview decoder): its images cannot come back at the size asked for."""
+    if encode_ratio != decode_ratio:
+        raise BoomerangInputError(
+            "vae", "a VAE that decodes at the scale it encodes (pixels per latent sample)",
+            f"a VAE that encodes x{encode_ratio} and decodes x{decode_ratio}, with a {family} model",
+            "Stable Cascade's stage C coder decodes only a preview: run Boomerang on the stage C latent, then "
+            "stage B and the stage A VAE")
+
+
 class NonFiniteError(RuntimeError):
     """A model or VAE returned NaN or infinite values: names the stage, the dtype it ran in and the usual fix."""
 

@@ -35,5 +35,5 @@ class BoomerangTiledModel(io.ComfyNode):
     @classmethod
     def execute(cls, model, vae, tile_size, overlap, tile_batch) -> io.NodeOutput:
         checks.check_tiling(tile_size, overlap, tile_batch, tiling.MODEL_NAMES)
-        tile, lap = latent_tile(vae, tile_size, overlap)
+        tile, lap = latent_tile(vae, tile_size, overlap, model, tiling.MODEL_NAMES)
         return io.NodeOutput(tiled_model(model, tile, lap, tile_batch))

@@ -19,6 +19,7 @@ from ..boomerang.schedule import auto_t_boom
 from . import inputs, tiling
 from .cascade_node import color_match_input
 from .comfy import sampling, vae_io
+from .comfy.family import family_name
 from .comfy.tiling import for_latent
 from .passes import run_passes
 
@@ -102,6 +103,8 @@ class UpscaleThenBoomerang(io.ComfyNode):
         check_int_range("tile_size", tile_size, 0, 8192)
         if denoise_tiling != "off":
             checks.check_tiling(denoise_tile, denoise_overlap, tile_batch, tiling.NODE_NAMES)
+        checks.check_vae_scales(vae.spacial_compression_encode(), vae.spacial_compression_decode(),
+                                family_name(model))
         width, height = target_size(image.shape[2], image.shape[1], factor)
         upscaled = resize_image(image[..., :3], width, height, interpolation)
         padded, _, _ = pad_to_multiple(upscaled, sampling.image_multiple(model, vae))  # cropped back after decoding

@@ -4,6 +4,7 @@
   ``comfy.model_sampling``, ``latent_preview``, ``comfy.k_diffusion``).
 * ``pixel``: a diffusers pixel-space DDPM as a ComfyUI ``BaseModel`` + pixel-space VAE (``comfy.model_base``,
   ``comfy.sd``, ``folder_paths``).
+* ``family``: what a loaded model's family and network take (family name, network multiple, patch side).
 * ``tiling``: the tiled denoiser, a ``model_function_wrapper`` that knows the conditioning layout.
 
 The node modules one level up import ComfyUI only through this package and ``comfy_api``. Inside it,

@@ -66,7 +66,7 @@ class DiffusersDenoiser(torch.nn.Module):
     def spatial_multiple(self) -> int:
         """2 ** the network's downsampling blocks: diffusers' UNet2DModel upsamples by exactly 2 per level, so its
         input's height and width must be multiples of this (4 for the built-in digits model). Read by
-        ``sampling.network_multiple``."""
+        ``family.network_multiple``."""
         blocks = getattr(self.unet, "down_blocks", None) or []
         return 2 ** sum(1 for block in blocks if getattr(block, "downsamplers", None))
 

@@ -24,6 +24,7 @@ from ...boomerang.checks import EXACT, BoomerangInputError, check_finite, check_
 from ...boomerang.frontier import level_line
 from ...boomerang.sampler import FIXED_SMALL, sample_boomerang_exact
 from ...boomerang.schedule import LevelTable, check_fast_schedule, describe_level, integer_grid
+from .family import family_name, network_multiple
 from .vae_io import VAE_FIX
 
 META = "boomerang"  # key of the start-level metadata BoomerangNoise adds to a LATENT dict
@@ -129,18 +130,6 @@ PADS_FOR_YOU = ("Encode with Boomerang VAE Encode (it pads the image to the mode
                 "crops it back), or use UpscaleThenBoomerang, or the dataset presets, which pad for you")
 
 
-def network_multiple(model) -> int:
-    """The multiple, in latent samples, that the model's network needs the latent's height and width to be.
-
-    The one place this is read: a diffusion model that cannot take every size says so with an int attribute
-    ``spatial_multiple`` (the pack's diffusers pixel UNets: 2 ** their downsampling blocks, read from the loaded
-    network). ComfyUI's own networks take any size: its UNetModel upsamples each level to its skip connection's
-    size, and its DiT models (SD3, Flux, ...) pad to their patch size inside ``forward``; so 1 for them."""
-    network = model.get_model_object("diffusion_model")
-    multiple = getattr(network, "spatial_multiple", 1)
-    return int(multiple) if isinstance(multiple, int) and multiple >= 1 else 1
-
-
 def image_multiple(model, vae) -> int:
     """The multiple, in pixels, that an image's height and width must be for ``vae`` then ``model``: the VAE's
     own compression ratio (``spacial_compression_encode``) times the network's multiple."""
@@ -180,12 +169,13 @@ def model_latent(model, latent: dict, input_name: str = "latent") -> dict:
     channels = latent_format.latent_channels
     if fixed.ndim < 3 or fixed.shape[1] != channels:
         raise BoomerangInputError(
-            input_name, f"a latent with {channels} channels (what this model uses)",
+            input_name, f"a latent with {channels} channels (what this {family_name(model)} model uses)",
             f"shape {tuple(fixed.shape)}", "Encode the image with this model's VAE")
     dims = getattr(latent_format, "latent_dimensions", 2)
     if fixed.ndim != dims + 2:
-        kind = {3: "[batch, channels, frames, height, width] (a video-latent model)",
-                2: "[batch, channels, height, width]"}.get(dims, f"{dims + 2}-D")
+        kind = {3: f"[batch, channels, frames, height, width] (a {family_name(model)} model's video latents)",
+                2: f"[batch, channels, height, width] (a {family_name(model)} model's image latents)"}.get(
+                    dims, f"{dims + 2}-D")
         raise BoomerangInputError(input_name, f"a latent of shape {kind}", f"shape {tuple(fixed.shape)}",
                                   "Encode the image with this model's VAE")
     multiple = network_multiple(model)

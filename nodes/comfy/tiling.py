@@ -17,17 +17,21 @@ import threading
 
 import torch
 
-from ...boomerang.checks import BoomerangInputError, check_tiling
+from ...boomerang.checks import BoomerangInputError, check_tile_patch, check_tiling
 from ...boomerang.imaging import TileGrid, tile_grid
 from ..tiling import MODES, NODE_NAMES
+from .family import family_name, network_patch
 
 log = logging.getLogger("boomerang")
 MAX_LAYOUTS = 8  # cached (shape, device) blend layouts per wrapper: one per GPU of a multi-GPU run, and then some
 
 
-def latent_tile(vae, tile_size: int, overlap: int) -> tuple[int, int]:
-    """Tile side and overlap in latent samples: the pixel values over the VAE's own compression ratio."""
+def latent_tile(vae, tile_size: int, overlap: int, model=None, names=NODE_NAMES) -> tuple[int, int]:
+    """Tile side and overlap in latent samples: the pixel values over the VAE's own compression ratio; with
+    ``model``, a tile smaller than one patch of its network is refused (input ``names[0]``)."""
     ratio = int(vae.spacial_compression_encode())
+    if model is not None:
+        check_tile_patch(names[0], tile_size, ratio, network_patch(model), family_name(model))
     return max(tile_size // ratio, 1), overlap // ratio
 
 
@@ -141,7 +145,7 @@ def for_latent(model, vae, samples: torch.Tensor, mode: str, tile_size: int, ove
         log.info("%s: denoise tiling auto without a VAE: untiled (the latent tile size needs the VAE's ratio)",
                  node)
         return model
-    tile, lap = latent_tile(vae, tile_size, overlap)
+    tile, lap = latent_tile(vae, tile_size, overlap, model, names)
     height, width = samples.shape[-2], samples.shape[-1]
     if height <= tile and width <= tile:
         if mode == "on":
