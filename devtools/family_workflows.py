@@ -123,9 +123,9 @@ def _loaders(wf: UIWorkflow, family: Family, image_node: str = "LoadImage"):
     if image_node == "LoadImage":
         wf.add("img", "LoadImage", (COL_LOADERS, y), {"image": IMAGE}, size=(LOADER_W, 340))
     else:
-        wf.add("video", "LoadVideo", (COL_LOADERS, y), {"file": VIDEO}, size=(LOADER_W, 340))
-        wf.add("frames", "GetVideoComponents", (COL_LOADERS, below(y, 340)), links={"video": ("video", 0)},
-               size=(LOADER_W, 100))
+        wf.add("video", "LoadVideo", (COL_LOADERS, y), {"file": VIDEO}, size=(LOADER_W, 460))
+        wf.add("frames", "GetVideoComponents", (COL_LOADERS, below(y, 460)), links={"video": ("video", 0)},
+               size=(LOADER_W, 130))
     wf.add("pos", "CLIPTextEncode", (COL_PROMPTS, TOP), {"text": family.prompt}, {"clip": clip},
            title="Positive prompt", size=(PROMPT_W, PROMPT_H))
     y_neg = below(TOP, PROMPT_H)

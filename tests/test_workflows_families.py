@@ -12,6 +12,7 @@ import torch
 
 from devtools import workflow_format
 from testkit import families, families_video
+from testkit.dev_assets import write_clip
 from testkit.runtime import TEST_PACK, write_photo
 from testkit.workflow_swap import capture_images, swapped
 
@@ -57,23 +58,6 @@ def tiny(comfy):
         objects.pop(key, None)
 
 
-def _write_clip(path: Path) -> None:
-    """A 5-frame 32 px mp4 (8 fps) of moving colour ramps."""
-    import av
-
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=8)
-        stream.width = stream.height = SIZE
-        stream.pix_fmt = "yuv420p"
-        ramp = torch.linspace(0, 255, SIZE)
-        for i in range(FRAMES):
-            rgb = torch.stack([ramp.roll(4 * i)[None, :].expand(SIZE, SIZE), ramp[:, None].expand(SIZE, SIZE),
-                               torch.full((SIZE, SIZE), 40.0 * i)], -1)
-            frame = av.VideoFrame.from_ndarray(rgb.to(torch.uint8).numpy(), format="rgb24")
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_family_workflow_api_twin_and_note(comfy, name):
     ui = load(REPO / "workflows" / f"{name}.json")
@@ -87,8 +71,8 @@ def test_family_workflow_api_twin_and_note(comfy, name):
 def test_family_workflow_runs_on_tiny_models(comfy, tiny, name):
     input_dir = Path(comfy.folder_paths.get_input_directory())
     (input_dir / "example.png").write_bytes((input_dir / write_photo(input_dir, SIZE)).read_bytes())
-    if "clip" in name and not (input_dir / "example.mp4").is_file():
-        _write_clip(input_dir / "example.mp4")
+    if "clip" in name:
+        write_clip(input_dir / "example.mp4", FRAMES, SIZE, fps=8)
     shipped = load(REPO / "workflows" / "api" / f"{name}.json")
     classes = comfy.nodes.NODE_CLASS_MAPPINGS
     family = next(f for f in FAMILY_OF if name.startswith(f))
