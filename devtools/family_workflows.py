@@ -241,7 +241,7 @@ def clip_pre_4x(nodes, clip_node: bool) -> UIWorkflow:
     if clip_node:
         wf.add("pre", "UpscaleClipThenBoomerang", (x, TOP),
                {"factor": 4.0, "interpolation": "bilinear", "passes": 1, **_settings(family, t, 0)},
-               {"images": ("frames", 0), "vae": vae, **links}, title="Upscale clip 4x then Boomerang",
+               {"image": ("frames", 0), "vae": vae, **links}, title="Upscale clip 4x then Boomerang",
                size=(360, 560))
         _save_clip(wf, ("pre", 0), right_of(x, 360), "boomerang/wan22_clip_pre_4x")
         return wf
