@@ -148,6 +148,12 @@ def _settings(family: Family, t_boom: int, seed: int) -> dict:
     return {"t_boom": t_boom, "seed": seed, "cfg": family.cfg, **FAST}
 
 
+def _pre_widgets(family: Family, t_boom: int) -> dict:
+    """Upscale (Clip) then Boomerang at 4x: one pass, VAE tiles of 512 px, model tiles of the training size."""
+    return {"factor": 4.0, "interpolation": "bilinear", "passes": 1, **_settings(family, t_boom, 0),
+            "tile_size": 512, "color_match": "mean", "denoise_tiling": "auto", "denoise_tile": family.tile}
+
+
 def pre_4x(nodes, family: Family) -> UIWorkflow:
     wf = UIWorkflow(nodes)
     wf.note(note_text(family, "Perceptual resolution enhancement 4x (paper section 6.3): bilinear upscale, then one "
@@ -156,8 +162,7 @@ def pre_4x(nodes, family: Family) -> UIWorkflow:
     model, vae, pos, neg = _loaders(wf, family)
     x_pre = right_of(COL_PROMPTS, PROMPT_W)
     wf.add("pre", "UpscaleThenBoomerang", (x_pre, TOP),
-           {"factor": 4.0, "interpolation": "bilinear", "passes": 1, **_settings(family, family.pre_t_boom, 0),
-            "tile_size": 512, "color_match": "mean", "denoise_tiling": "auto", "denoise_tile": family.tile},
+           _pre_widgets(family, family.pre_t_boom),
            {"image": ("img", 0), "vae": vae, "model": model, "positive": pos, "negative": neg},
            title="Upscale 4x then Boomerang", size=(360, 560))
     wf.add("save", "SaveImage", (right_of(x_pre, 360), TOP), {"filename_prefix": f"boomerang/{family.key}_pre_4x"},
@@ -240,7 +245,7 @@ def clip_pre_4x(nodes, clip_node: bool) -> UIWorkflow:
     links = {"model": model, "positive": pos, "negative": neg}
     if clip_node:
         wf.add("pre", "UpscaleClipThenBoomerang", (x, TOP),
-               {"factor": 4.0, "interpolation": "bilinear", "passes": 1, **_settings(family, t, 0)},
+               _pre_widgets(family, t),
                {"image": ("frames", 0), "vae": vae, **links}, title="Upscale clip 4x then Boomerang",
                size=(360, 560))
         _save_clip(wf, ("pre", 0), right_of(x, 360), "boomerang/wan22_clip_pre_4x")

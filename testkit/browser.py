@@ -20,8 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-quic"]
 BADGE = 24  # room above a node's title bar for the frontend's node-source badge
-LEVEL_NODES = ["BoomerangNoise", "PartialReverseSampler", "CascadeLoop", "UpscaleThenBoomerang", "Boomerang",
-               "BoomerangSigmas"]
+LEVEL_NODES = ["BoomerangNoise", "PartialReverseSampler", "CascadeLoop", "UpscaleThenBoomerang",
+               "UpscaleClipThenBoomerang", "Boomerang", "BoomerangSigmas"]
 FACE_NODES = ["BoomerangFaceDetect", "FaceIdentityDistance", "AnonymizeFaces"]
 
 
