@@ -13,39 +13,38 @@ import sys
 
 import headless
 
+from . import family_workflows
 from .workflow_format import UIWorkflow, ui_to_api
+from .workflow_layout import (
+    BOOMERANG_SIZE,
+    COL_LOADERS,
+    COL_MIDDLE,
+    COL_PROMPTS,
+    DECODE_SIZE,
+    FAST,
+    IMAGE,
+    ROW,
+    SAVE_SIZE,
+    STITCH,
+    STITCH_SIZE,
+    TITLE,
+    TOP,
+    below,
+    note,
+    right_of,
+    strip_columns,
+)
 
 WORKFLOWS = headless.REPO / "workflows"
 CKPT = "v1-5-pruned-emaonly.safetensors"
-IMAGE = "example.png"
-FAST = {"cfg": 7.5, "sampler": "dpmpp_2m_sde", "scheduler": "karras", "steps": 20}
-SD15_NOTE = ("Made for Stable Diffusion 1.5 checkpoints (any SD1.x/SD2.x/SDXL checkpoint works; flow models "
-             "such as SD3/Flux work with their own loader).\n\nChange first: the image in Load Image, then the "
-             "checkpoint.")
-
-
-# Layout: nodes sit in columns; every node's rectangle (title bar included) keeps GAP from every other, which
-# tests/test_browser.py checks in the real frontend. Sizes are at least what the frontend computes for the node.
-TITLE = 30  # LiteGraph's title bar, drawn above node.pos
-GAP = 40
-NOTE_SIZE = (560, 200)
-TOP = 20 + NOTE_SIZE[1] + GAP + TITLE  # first row under the "Read me first" note
-COL_LOADERS, COL_PROMPTS, COL_MIDDLE = 40, 420, 880
-ROW = 300 + TITLE + GAP  # height of one row of a strip (Boomerang node 300 high)
-BOOMERANG_SIZE, DECODE_SIZE, STITCH_SIZE, SAVE_SIZE = (340, 300), (240, 80), (320, 170), (320, 300)
-
-
-def below(y: int, height: int) -> int:
-    """pos.y of the next node under one at pos.y ``y`` that is ``height`` high."""
-    return y + height + GAP + TITLE
-
-
-def right_of(x: int, width: int) -> int:
-    return x + width + GAP + 20
+SD15_FAST = {"cfg": 7.5, **FAST}  # the paper's cfg with Stable Diffusion
+SD15_NOTE = ("Made for Stable Diffusion 1.5 checkpoints (any SD1.x/SD2.x checkpoint works; SDXL, Flux, Qwen-Image "
+             "and Wan 2.2 have workflows of their own: docs/WORKFLOWS.md).\n\nChange first: the image in Load "
+             "Image, then the checkpoint.")
 
 
 def _note(wf, text):
-    wf.note(text, (COL_LOADERS, 20), size=NOTE_SIZE)
+    note(wf, text)
 
 
 def _prompt(wf, positive="picture of a person"):
@@ -58,13 +57,6 @@ def _prompt(wf, positive="picture of a person"):
            title="Negative prompt", size=(400, 160))
 
 
-def _strip_columns():
-    """x of the Boomerang, VAE Decode and last columns of the strip workflows."""
-    boom = right_of(COL_MIDDLE, 240)
-    decode = right_of(boom, BOOMERANG_SIZE[0])
-    return boom, decode, right_of(decode, DECODE_SIZE[0])
-
-
 def anonymize_faces(nodes) -> UIWorkflow:
     wf = UIWorkflow(nodes)
     _note(wf, SD15_NOTE + "\n\nBoomerang at the paper's anonymization levels t_boom/T = 0.2, 0.5, 0.7, 0.8 with the "
@@ -72,17 +64,16 @@ def anonymize_faces(nodes) -> UIWorkflow:
           "people in a scene, use anonymize_faces_in_photo (one face at a time, checked).")
     _prompt(wf)
     wf.add("enc", "VAEEncode", (COL_MIDDLE, TOP), links={"pixels": ("img", 0), "vae": ("ckpt", 2)}, size=DECODE_SIZE)
-    x_boom, x_dec, x_stitch = _strip_columns()
+    x_boom, x_dec, x_stitch = strip_columns()
     prev = "img"
     for i, t in enumerate((200, 500, 700, 800)):
         y = TOP + i * ROW
-        wf.add(f"boom{t}", "Boomerang", (x_boom, y), {"t_boom": t, "seed": 0, **FAST},
+        wf.add(f"boom{t}", "Boomerang", (x_boom, y), {"t_boom": t, "seed": 0, **SD15_FAST},
                {"model": ("ckpt", 0), "positive": ("pos", 0), "negative": ("neg", 0), "latent": ("enc", 0)},
                title=f"Boomerang t_boom/T = {t / 1000:.1f}", size=BOOMERANG_SIZE)
         wf.add(f"dec{t}", "VAEDecode", (x_dec, y), links={"samples": (f"boom{t}", 0), "vae": ("ckpt", 2)},
                size=DECODE_SIZE)
-        wf.add(f"stitch{t}", "ImageStitch", (x_stitch, y), {"direction": "right", "match_image_size": True,
-                                                            "spacing_width": 8, "spacing_color": "white"},
+        wf.add(f"stitch{t}", "ImageStitch", (x_stitch, y), STITCH,
                {"image1": (prev, 0), "image2": (f"dec{t}", 0)}, size=STITCH_SIZE)
         prev = f"stitch{t}"
     x_save = right_of(x_stitch, STITCH_SIZE[0])
@@ -104,7 +95,7 @@ def anonymize_faces_in_photo(nodes) -> UIWorkflow:
     wf.add("anon", "AnonymizeFaces", (x_anon, TOP),
            {"detector": "hog", "upsample": 1, "margin": 0.3, "min_size": 32, "max_faces": 16, "working_size": 512,
             "t_boom": 500, "until_unrecognizable": True, "t_boom_step": 100, "t_boom_max": 900, "threshold": 0.6,
-            "still_recognizable": "blur", "feather": 0.15, **FAST, "seed": 0, "only_face": -1},
+            "still_recognizable": "blur", "feather": 0.15, **SD15_FAST, "seed": 0, "only_face": -1},
            {"image": ("img", 0), "vae": ("ckpt", 2), "model": ("ckpt", 0), "positive": ("pos", 0),
             "negative": ("neg", 0)}, title="Anonymize faces (checked per face)", size=(380, 700))
     x_out = right_of(x_anon, 380)
@@ -128,7 +119,7 @@ def pre(nodes, factor: float) -> UIWorkflow:
     _prompt(wf, positive="a high quality, detailed photograph")
     x_pre = right_of(COL_PROMPTS, 400)
     wf.add("pre", "UpscaleThenBoomerang", (x_pre, TOP),
-           {"factor": factor, "interpolation": "bilinear", "t_boom": 0, "passes": 1, **FAST, "seed": 0,
+           {"factor": factor, "interpolation": "bilinear", "t_boom": 0, "passes": 1, **SD15_FAST, "seed": 0,
             "tile_size": 512, "color_match": "mean", "denoise_tiling": "auto"},
            {"image": ("img", 0), "vae": ("ckpt", 2), "model": ("ckpt", 0), "positive": ("pos", 0),
             "negative": ("neg", 0)}, title=f"Upscale {factor:g}x then Boomerang", size=(360, 460))
@@ -149,7 +140,7 @@ def pre_cascade(nodes) -> UIWorkflow:
            size=DECODE_SIZE)
     x_casc = right_of(COL_MIDDLE, 260)
     wf.add("casc", "CascadeLoop", (x_casc, TOP),
-           {"t_boom": 200, **FAST, "seed": 0, "passes": 6, "t_boom_schedule": "", "color_match": "mean"},
+           {"t_boom": 200, **SD15_FAST, "seed": 0, "passes": 6, "t_boom_schedule": "", "color_match": "mean"},
            {"model": ("ckpt", 0), "positive": ("pos", 0), "negative": ("neg", 0), "latent": ("enc", 0),
             "vae": ("ckpt", 2)},
            title="Cascade: 6 passes at t_boom 200/1000", size=(360, 400))
@@ -174,10 +165,10 @@ def augment_dataset(nodes, seeds=(1000, 1001, 1002, 1003), t_boom=250) -> UIWork
           "change the image, change 'example' in the Save Image prefixes too. Add rows for more samples.")
     _prompt(wf, positive="a photograph")
     wf.add("enc", "VAEEncode", (COL_MIDDLE, TOP), links={"pixels": ("img", 0), "vae": ("ckpt", 2)}, size=DECODE_SIZE)
-    x_boom, x_dec, x_save = _strip_columns()
+    x_boom, x_dec, x_save = strip_columns()
     for i, seed in enumerate(seeds):
         y = TOP + i * ROW
-        wf.add(f"boom{seed}", "Boomerang", (x_boom, y), {"t_boom": t_boom, "seed": seed, **FAST},
+        wf.add(f"boom{seed}", "Boomerang", (x_boom, y), {"t_boom": t_boom, "seed": seed, **SD15_FAST},
                {"model": ("ckpt", 0), "positive": ("pos", 0), "negative": ("neg", 0), "latent": ("enc", 0)},
                title=f"Boomerang seed {seed}", size=BOOMERANG_SIZE)
         wf.add(f"dec{seed}", "VAEDecode", (x_dec, y), links={"samples": (f"boom{seed}", 0), "vae": ("ckpt", 2)},
@@ -190,7 +181,8 @@ def augment_dataset(nodes, seeds=(1000, 1001, 1002, 1003), t_boom=250) -> UIWork
 def all_workflows(nodes) -> dict[str, UIWorkflow]:
     return {"anonymize_faces": anonymize_faces(nodes), "anonymize_faces_in_photo": anonymize_faces_in_photo(nodes),
             "pre_4x": pre(nodes, 4.0), "pre_8x": pre(nodes, 8.0),
-            "pre_16x": pre(nodes, 16.0), "pre_cascade": pre_cascade(nodes), "augment_dataset": augment_dataset(nodes)}
+            "pre_16x": pre(nodes, 16.0), "pre_cascade": pre_cascade(nodes), "augment_dataset": augment_dataset(nodes),
+            **family_workflows.all_workflows(nodes)}
 
 
 def dump(data) -> str:

@@ -13,14 +13,15 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from testkit.dev_assets import write_clip
 from testkit.runtime import tiny_checkpoint, write_photo
 
 REPO = Path(__file__).resolve().parents[1]
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-quic"]
 BADGE = 24  # room above a node's title bar for the frontend's node-source badge
-LEVEL_NODES = ["BoomerangNoise", "PartialReverseSampler", "CascadeLoop", "UpscaleThenBoomerang", "Boomerang",
-               "BoomerangSigmas"]
+LEVEL_NODES = ["BoomerangNoise", "PartialReverseSampler", "CascadeLoop", "UpscaleThenBoomerang",
+               "UpscaleClipThenBoomerang", "Boomerang", "BoomerangSigmas"]
 FACE_NODES = ["BoomerangFaceDetect", "FaceIdentityDistance", "AnonymizeFaces"]
 
 
@@ -59,6 +60,24 @@ class Server:
         self.log.close()
 
 
+LOADER_FOLDERS = {"CheckpointLoaderSimple": "checkpoints", "UNETLoader": "diffusion_models", "VAELoader": "vae",
+                  "CLIPLoader": "text_encoders", "DualCLIPLoader": "text_encoders"}
+
+
+def _model_placeholders(models: Path) -> None:
+    """An empty file for every model file a shipped workflow names (the frontend marks a loader whose file is not
+    listed); only the SD1.5 workflows are queued, on the tiny checkpoint linked under their file name."""
+    for twin in sorted((REPO / "workflows" / "api").glob("*.json")):
+        for node in json.loads(twin.read_text()).values():
+            folder = LOADER_FOLDERS.get(node["class_type"])
+            for value in node["inputs"].values() if folder else ():
+                if isinstance(value, str) and value.endswith(".safetensors"):
+                    path = models / folder / value
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    if not path.exists():
+                        path.touch()
+
+
 def start_server(comfy, front_end_root: Path | None = None) -> Server:
     """ComfyUI's server on a free loopback port; ``front_end_root`` None serves the pinned frontend package."""
     base = Path(tempfile.mkdtemp(prefix="boomerang-server-"))
@@ -68,7 +87,9 @@ def start_server(comfy, front_end_root: Path | None = None) -> Server:
     # The workflows name the SD1.5 checkpoint; here that name is the tiny generated one.
     ckpt = Path(comfy.folder_paths.get_full_path("checkpoints", tiny_checkpoint(comfy)))
     (base / "models" / "checkpoints" / "v1-5-pruned-emaonly.safetensors").symlink_to(ckpt)
+    _model_placeholders(base / "models")
     (base / "input").mkdir()
+    write_clip(base / "input" / "example.mp4")  # the Wan clip workflows' Load Video
     # A 32 x 32 photo keeps the 16x workflow at 512 x 512 here; tests/test_workflows.py checks the exact sizes
     # of every workflow at 64 x 64 through the executor.
     photo = write_photo(base / "input", 32)

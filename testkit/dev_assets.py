@@ -22,3 +22,24 @@ def write_photo(directory: Path, width: int = 64, height: int | None = None) -> 
     if not path.is_file():
         Image.fromarray(data.astronaut()).resize((width, height), Image.Resampling.LANCZOS).save(path)
     return path.name
+
+
+def write_clip(path: Path, frames: int = 5, size: int = 32, fps: int = 8) -> Path:
+    """A small mp4 (H.264) of moving colour ramps, ``frames`` frames of ``size`` px at ``fps``, written once."""
+    import av
+    import numpy as np
+
+    path = Path(path)
+    if path.is_file():
+        return path
+    ramp = np.linspace(0, 255, size)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(frames):
+            rgb = np.stack([np.broadcast_to(np.roll(ramp, 4 * i)[None, :], (size, size)),
+                            np.broadcast_to(ramp[:, None], (size, size)), np.full((size, size), 40.0 * i)], -1)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb.astype(np.uint8), format="rgb24")))
+        out.mux(stream.encode())
+    return path
