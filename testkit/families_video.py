@@ -131,7 +131,7 @@ def ltxv(seed: int = 0) -> TinyVideoFamily:
         "cross_attention_dim": 16, "caption_channels": LTXV_TEXT})
     base = config.get_model({}, device=CPU)
     _initialise(base.diffusion_model, seed)
-    mask = torch.ones((1, 4))  # the text encoder's attention mask, which LTXVModel.forward requires
+    mask = torch.ones((1, 4), dtype=torch.long)  # the T5 encoder's integer attention mask LTXVModel.forward needs
     pos = _cond(seed + 1, 4, LTXV_TEXT, attention_mask=mask)
     neg = _cond(seed + 2, 4, LTXV_TEXT, attention_mask=mask)
     return TinyVideoFamily("ltxv", _patcher(base), pos, neg, ltxv_vae, {"model_base": type(base).__name__})
@@ -158,3 +158,47 @@ FAMILIES: dict[str, Callable[[int], TinyVideoFamily]] = {
 
 def build(name: str, seed: int = 0) -> TinyVideoFamily:
     return FAMILIES[name](seed)
+
+
+# ------------------------------------------------------------------ a frame-local closed-form video model
+
+class GaussianFlowOracle(torch.nn.Module):
+    """The exact flow-model output for data x0 ~ N(mu, s^2) per value: E[x0 | x_t] = (mu / s^2 + (1 - sigma) x_t /
+    sigma^2) / (1 / s^2 + (1 - sigma)^2 / sigma^2), returned as ComfyUI's CONST output (x_t - E[x0 | x_t]) / sigma.
+    Each output value depends on the input value at the same place only: frame-local and position-local."""
+
+    def __init__(self, mu: float, s: float, multiplier: float):
+        super().__init__()
+        self.mu, self.var, self.multiplier = mu, s * s, multiplier
+        self.dtype = torch.float32
+
+    def forward(self, x, timesteps, context=None, **kwargs):
+        x = x.double()
+        sigma = (timesteps.double() / self.multiplier).view(-1, *([1] * (x.ndim - 1)))
+        a = 1.0 - sigma
+        x0 = (self.mu / self.var + a * x / sigma ** 2) / (1.0 / self.var + a * a / sigma ** 2)
+        return ((x - x0) / sigma).float()
+
+
+def gaussian_video_oracle(mu: float = 0.3, s: float = 1.0, channels: int = 4, shift: float = 1.0):
+    """A ComfyUI MODEL of 5-D video latents (a unit latent format with a time axis, ``channels`` channels) whose
+    network is GaussianFlowOracle: exact, closed form and frame-local."""
+    import comfy.latent_formats
+    import comfy.model_base
+    import comfy.supported_models_base
+
+    class UnitVideoLatent(comfy.latent_formats.LatentFormat):
+        latent_channels = channels
+        latent_dimensions = 3
+
+    class UnitVideoConfig(comfy.supported_models_base.BASE):
+        unet_config = {"disable_unet_model_creation": True}
+        unet_extra_config = {}
+        latent_format = UnitVideoLatent
+        memory_usage_factor = 1.0
+        sampling_settings = {"shift": shift, "multiplier": 1000}
+
+    config = UnitVideoConfig({"disable_unet_model_creation": True})
+    base = comfy.model_base.BaseModel(config, model_type=comfy.model_base.ModelType.FLOW, device=CPU)
+    base.diffusion_model = GaussianFlowOracle(mu, s, 1000.0)
+    return _patcher(base)
