@@ -104,7 +104,7 @@ def test_wrapper_cuts_conditioning_and_chains_the_previous_wrapper(comfy):
 def test_per_item_model_keeps_an_earlier_wrapper(comfy):
     """Regression (merge of issues 9 and 11): BoomerangPerItemModel after Boomerang Tiled Model used to replace
     the tiling wrapper. Now the earlier wrapper is called once per item, with that item's cond and uncond rows."""
-    glue = comfy.pack_module("comfyui-boomerang").nodes.comfy.sampling
+    glue = comfy.pack_module("comfyui-boomerang").nodes.comfy.per_item
     previous_rows = []
 
     def apply_model(x, t, c_crossattn=None):
