@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "VIDEO.md"
 FRAMES, SIDE = 9, 64  # coherence clip: 9 frames (Wan's 4n + 1) of 64 x 64 px
 T_BOOMS = (200, 500, 800)
-MEM_FRAMES, MEM_SIDES = 5, (16, 32, 48, 64)  # latent frames and latent sides of the memory rows
-MEM_TILE, MEM_OVERLAP = 512, 64  # px: 32 and 4 latent samples at Wan 2.2's 16x
+MEM_FRAMES, MEM_SIDES = 5, (24, 32, 48, 64)  # latent frames and latent sides of the memory rows
+MEM_TILE, MEM_OVERLAP = 256, 32  # px: 16 and 2 latent samples at Wan 2.2's 16x
 log = logging.getLogger("boomerang.bench")
 
 
@@ -52,6 +52,12 @@ def frame_change(clip) -> float:
     return float((clip[1:] - clip[:-1]).abs().mean())
 
 
+def added_change(out, base) -> float:
+    """Frame-to-frame change of what Boomerang added, ``out - base`` (base: the same arm at t_boom 0, i.e. the VAE
+    round trip alone): 0 when every frame got the same change, large when each frame got its own."""
+    return frame_change(out - base)
+
+
 def coherence(rt, frames: int, side: int, t_booms, setting) -> list[dict]:
     from testkit import families_video
     from testkit.graphs import capture, put
@@ -62,8 +68,8 @@ def coherence(rt, frames: int, side: int, t_booms, setting) -> list[dict]:
               "negative": ["obj", 3], "factor": 1.0, "interpolation": "bilinear", "passes": 1, "cfg": 1.0,
               "sampler": setting.sampler, "scheduler": setting.scheduler, "steps": setting.steps, "seed": 3,
               "tile_size": 0, "color_match": "off", "denoise_tiling": "off"}
-    rows = []
-    for t_boom in t_booms:
+    rows, base = [], None
+    for t_boom in (0, *t_booms):  # t_boom 0 at factor 1: Boomerang is the identity, only the VAE round trip
         graph = {"obj": put(rt, "bench_video", model=wan.model, vae=wan.vae(1), positive=wan.positive,
                             negative=wan.negative, image=clip),
                  "clip": {"class_type": "UpscaleClipThenBoomerang", "inputs": {**common, "t_boom": t_boom}},
@@ -71,9 +77,12 @@ def coherence(rt, frames: int, side: int, t_booms, setting) -> list[dict]:
                  "c1": capture("clip", image=["clip", 0]), "c2": capture("frames", image=["frames", 0])}
         start = time.perf_counter()
         out = rt.run(graph)
-        rows.append({"t_boom": t_boom, "input": frame_change(clip), "clip": frame_change(out["clip"]["image"]),
-                     "frames": frame_change(out["frames"]["image"]), "seconds": time.perf_counter() - start,
-                     "shape": tuple(out["clip"]["image"].shape)})
+        got = {arm: out[arm]["image"] for arm in ("clip", "frames")}
+        base = base or got
+        rows.append({"t_boom": t_boom, "input": frame_change(clip), "clip": frame_change(got["clip"]),
+                     "frames": frame_change(got["frames"]), "clip_added": added_change(got["clip"], base["clip"]),
+                     "frames_added": added_change(got["frames"], base["frames"]),
+                     "seconds": time.perf_counter() - start, "shape": tuple(got["clip"].shape)})
         log.info("coherence at t_boom %d: %s", t_boom, rows[-1])
     return rows
 
@@ -116,6 +125,7 @@ def _child(side: int, mode: str, frames: int, tile: int, overlap: int) -> dict:
     rt.execute(graph(x0, mode == "tiled"))
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "rss_before": before * 1024, "calls": len(calls), "call_shape": calls[0],
+            "ratio": int(vae.spacial_compression_encode()),
             "peak_during": bench_memory._status_kib("VmHWM") * 1024 if reset else None}
 
 
@@ -134,6 +144,8 @@ def memory(sides, frames: int, tile: int, overlap: int, device=None, cap_gib: fl
 
 def page(coh: list[dict], mem: list[dict], meta: dict) -> str:
     gib = lambda v: f"{v / 2**30:.3f} GiB" if v is not None else "n/a"  # noqa: E731 - a one-line table formatter
+    ratio = next((r["ratio"] for r in mem if "ratio" in r), None)  # the VAE's own px per latent sample
+    px = lambda n: f"{n * ratio} px" if ratio else "?"  # noqa: E731 - latent samples in pixels
     lines = ["# Video: temporal coherence and memory (tiny Wan 2.2)", "",
              f"Measured {meta['when']} on {meta['machine']} by `python -m benchmarks.bench_video` "
              f"({meta['minutes']:.1f} min; `make bench-video`). {meta['contention']}", "",
@@ -147,17 +159,23 @@ def page(coh: list[dict], mem: list[dict], meta: dict) -> str:
              f"refined at factor 1 with {meta['setting']}, seed 3: **as one clip** (Upscale Clip then Boomerang: the "
              "video VAE encodes the frames together, one noise tensor for the clip, every model call sees all latent "
              "frames) and **frame by frame** (Upscale then Boomerang on the same frames: each frame a one-frame "
-             "latent with its own noise). Mean absolute change between consecutive output frames (pixel values in "
-             "[0, 1]); the input's own change is the floor a perfectly coherent result would keep.", "",
-             "| t_boom | input | as one clip | frame by frame | frame by frame / clip | time (both) |",
-             "|---|---|---|---|---|---|"]
+             "latent with its own noise). *Frame change*: the mean absolute change between consecutive output frames "
+             "(pixel values in [0, 1]; the input's own is the floor a perfectly coherent result keeps). t_boom 0 "
+             "(factor 1) is the VAE round trip alone, whose change the random-weight video VAE dominates (its "
+             "temporal up-sampling, 4 frames from each latent frame, is untrained). *Added change*: the frame change "
+             "of what Boomerang added to that round trip (output minus the same arm's t_boom-0 output), which "
+             "separates Boomerang from the VAE: 0 if every frame got the same change.", "",
+             "| t_boom | input frame change | clip: frame change | frames: frame change | clip: added change | "
+             "frames: added change | frames / clip, added | time (both) |", "|---|---|---|---|---|---|---|---|"]
     for r in coh:
+        ratio = f"{r['frames_added'] / r['clip_added']:.2f}" if r["clip_added"] > 0 else "-"
         lines.append(f"| {r['t_boom']} | {r['input']:.4f} | {r['clip']:.4f} | {r['frames']:.4f} | "
-                     f"{r['frames'] / max(r['clip'], 1e-12):.2f} | {r['seconds']:.1f} s |")
+                     f"{r['clip_added']:.4f} | {r['frames_added']:.4f} | {ratio} | {r['seconds']:.1f} s |")
     lines += ["", "## Peak memory, tiled and untiled", "",
               f"Boomerang (euler, 1 step at t_boom 500, cfg 1) on a {meta['mem_frames']}-frame 48-channel latent of "
-              f"each size, untiled and through Boomerang Tiled Model ({meta['tile']} px tiles = {meta['tile'] // 16} "
-              f"latent samples, {meta['overlap']} px overlap, tile_batch 1; every model call holds all frames). A "
+              f"each size, untiled and through Boomerang Tiled Model ({meta['tile']} px tiles = "
+              f"{meta['tile'] // (ratio or 1)} latent samples, {meta['overlap']} px overlap, tile_batch 1; every "
+              "model call holds all frames). A "
               "fresh process per row. *Peak increase*: the kernel's RSS high-water mark (VmHWM of /proc/self/status, "
               "reset through /proc/self/clear_refs just before the run) minus the RSS before it; *process peak*: "
               "ru_maxrss of the whole child (boot included). CPU RSS, not torch profiler figures.", "",
@@ -166,11 +184,11 @@ def page(coh: list[dict], mem: list[dict], meta: dict) -> str:
     for r in mem:
         size = f"{r['side']} x {r['side']} x {meta['mem_frames']}"
         if "stopped" in r:
-            lines.append(f"| {size} | {r['side'] * 16} px | {r['mode']} | - | - | - | - | {gib(r['peak_bytes'])} "
+            lines.append(f"| {size} | {px(r['side'])} | {r['mode']} | - | - | - | - | {gib(r['peak_bytes'])} "
                          f"({r['stopped']}) |")
             continue
         shape = "x".join(str(v) for v in r["call_shape"])
-        lines.append(f"| {size} | {r['side'] * 16} px | {r['mode']} | {r['calls']} | {shape} | {r['seconds']:.1f} s | "
+        lines.append(f"| {size} | {px(r['side'])} | {r['mode']} | {r['calls']} | {shape} | {r['seconds']:.1f} s | "
                      f"{gib(r['peak_during'] - r['rss_before'])} | {gib(r['peak_bytes'])} |")
     ratios = []
     by = {(r["side"], r["mode"]): r for r in mem if "stopped" not in r}

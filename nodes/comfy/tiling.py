@@ -19,7 +19,7 @@ import torch
 
 from ...boomerang.checks import BoomerangInputError, check_clip_for_window, check_tiling
 from ...boomerang.imaging import TileGrid, tile_grid
-from ...boomerang.video import windows
+from ...boomerang.video import Windows, windows
 from ..tiling import MODES, NODE_NAMES
 
 log = logging.getLogger("boomerang")
@@ -100,26 +100,37 @@ class TiledDenoiser:
             self.previous = self.previous.to(device)
         return self
 
-    def layout(self, shape, device):
-        """(grid, tile weights, windows, window weights) of a latent ``shape``; windows None when off."""
-        frames = shape[2] if self.window else 0
-        key = (frames, shape[-2], shape[-1], str(device))
+    def _cached(self, key, make):
         with self._lock:
             entry = self._cache.get(key)
             if entry is None:
                 if len(self._cache) >= MAX_LAYOUTS:
                     self._cache.pop(next(iter(self._cache)))  # the oldest
-                grid = tile_grid(shape[-2], shape[-1], self.tile, self.overlap)
-                spans = windows(frames, self.window, self.window_overlap) if frames else None
-                entry = self._cache[key] = (grid, grid.weights(device), spans,
-                                            None if spans is None else spans.weights(device))
+                entry = self._cache[key] = make()
         return entry
+
+    def layout(self, height: int, width: int, device) -> tuple[TileGrid, torch.Tensor]:
+        """The tile grid of a height x width latent and its [tiles, h, w] blend weights (cached)."""
+        def make():
+            grid = tile_grid(height, width, self.tile, self.overlap)
+            return grid, grid.weights(device)
+
+        return self._cached((height, width, str(device)), make)
+
+    def time_layout(self, frames: int, device) -> tuple[Windows, torch.Tensor]:
+        """The temporal windows of a clip of ``frames`` latent frames and their [windows, length] weights."""
+        def make():
+            spans = windows(frames, self.window, self.window_overlap)
+            return spans, spans.weights(device)
+
+        return self._cached(("frames", frames, str(device)), make)
 
     def __call__(self, apply_model, args: dict) -> torch.Tensor:
         x, timestep, c, chunks = args["input"], args["timestep"], args["c"], args["cond_or_uncond"]
         if self.window:
             check_clip_for_window(tuple(x.shape), self.window)
-        grid, weights, spans, time_weights = self.layout(x.shape, x.device)
+        grid, weights = self.layout(x.shape[-2], x.shape[-1], x.device)
+        spans, time_weights = self.time_layout(x.shape[2], x.device) if self.window else (None, None)
         span = 0 if spans is None else spans.length
         starts = (0,) if spans is None else spans.starts
         boxes = [(t, y, x0) for t in starts for y, x0 in grid.boxes]
