@@ -168,9 +168,9 @@ def page(coh: list[dict], mem: list[dict], meta: dict) -> str:
              "| t_boom | input frame change | clip: frame change | frames: frame change | clip: added change | "
              "frames: added change | frames / clip, added | time (both) |", "|---|---|---|---|---|---|---|---|"]
     for r in coh:
-        ratio = f"{r['frames_added'] / r['clip_added']:.2f}" if r["clip_added"] > 0 else "-"
+        rel = f"{r['frames_added'] / r['clip_added']:.2f}" if r["clip_added"] > 0 else "-"
         lines.append(f"| {r['t_boom']} | {r['input']:.4f} | {r['clip']:.4f} | {r['frames']:.4f} | "
-                     f"{r['clip_added']:.4f} | {r['frames_added']:.4f} | {ratio} | {r['seconds']:.1f} s |")
+                     f"{r['clip_added']:.4f} | {r['frames_added']:.4f} | {rel} | {r['seconds']:.1f} s |")
     lines += ["", "## Peak memory, tiled and untiled", "",
               f"Boomerang (euler, 1 step at t_boom 500, cfg 1) on a {meta['mem_frames']}-frame 48-channel latent of "
               f"each size, untiled and through Boomerang Tiled Model ({meta['tile']} px tiles = "
