@@ -171,6 +171,7 @@ def page(coh: list[dict], mem: list[dict], meta: dict) -> str:
         rel = f"{r['frames_added'] / r['clip_added']:.2f}" if r["clip_added"] > 0 else "-"
         lines.append(f"| {r['t_boom']} | {r['input']:.4f} | {r['clip']:.4f} | {r['frames']:.4f} | "
                      f"{r['clip_added']:.4f} | {r['frames_added']:.4f} | {rel} | {r['seconds']:.1f} s |")
+    lines += ["", coherence_verdict(coh)]
     lines += ["", "## Peak memory, tiled and untiled", "",
               f"Boomerang (euler, 1 step at t_boom 500, cfg 1) on a {meta['mem_frames']}-frame 48-channel latent of "
               f"each size, untiled and through Boomerang Tiled Model ({meta['tile']} px tiles = "
@@ -201,6 +202,25 @@ def page(coh: list[dict], mem: list[dict], meta: dict) -> str:
         lines += ["", "Tiled / untiled, side by side in the same run:", "", "| latent | peak increase | time |",
                   "|---|---|---|", *ratios]
     return "\n".join(lines) + "\n"
+
+
+def coherence_verdict(coh: list[dict]) -> str:
+    """What the coherence rows show, in a sentence chosen by the measured values."""
+    moved = [r for r in coh if r["t_boom"] > 0 and r["clip_added"] > 0]
+    if not moved:
+        return ""
+    ratios = [r["frames_added"] / r["clip_added"] for r in moved]
+    span = f"{min(ratios):.2f}-{max(ratios):.2f}"
+    if all(v > 1 for v in ratios):
+        return (f"Frame by frame, what Boomerang adds changes {span} times as much from frame to frame as when the "
+                "frames are done as one clip.")
+    return (f"Here the clip arm changes more from frame to frame than the frame-by-frame arm (frames / clip, added: "
+            f"{span}). With random weights nothing ties neighbouring frames together: the untrained video VAE "
+            "spreads each latent frame's change over several video frames with unrelated weights, and the untrained "
+            "network's attention across frames is no smoothing prior. So this run cannot show the coherence a "
+            "trained video model's joint denoising gives; it shows that the clip is processed as one (every model "
+            "call holds all its latent frames, tests/test_video.py) and gives the measure to repeat with real "
+            "weights (Wan 2.2 TI2V 5B: the clip-PRE workflow).")
 
 
 def run(smoke: bool, out: Path, device: str | None) -> str:
