@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= $(CURDIR)/.venv
 export BOOMERANG_VENV := $(VENV)
 
-.PHONY: gpu-check-prepare gpu-check demo test workflows bench bench-frontier bench-families bench-tiling bench-locality bench-datasets bench-anonymity bench-paper bench-samplers dataset digits-model
+.PHONY: gpu-check-prepare gpu-check demo test workflows bench bench-frontier bench-families bench-tiling bench-locality bench-datasets bench-anonymity bench-paper bench-samplers bench-video dataset digits-model
 demo:
 	$(PYTHON) -m devtools.setup_env --no-browser
 	$(VENV)/bin/python -m headless demo $(ARGS)
@@ -39,6 +39,11 @@ bench-tiling:
 bench-locality:
 	$(PYTHON) -m devtools.setup_env --no-browser
 	$(VENV)/bin/python -m benchmarks.bench_locality $(ARGS)
+
+# Video on a tiny Wan 2.2: temporal coherence (clip vs frame by frame) and peak memory tiled vs untiled -> docs/VIDEO.md
+bench-video:
+	$(PYTHON) -m devtools.setup_env --no-browser
+	$(VENV)/bin/python -m benchmarks.bench_video $(ARGS)
 
 # Face anonymity vs t_boom (paper Figure 5 analog): ARGS="--checkpoint FILE --images DIR" -> docs/ANONYMITY.md + .png
 bench-anonymity:

@@ -119,6 +119,41 @@ def check_vae_scales(encode_ratio: int, decode_ratio: int, family: str) -> None:
             "stage B and the stage A VAE")
 
 
+MAX_WINDOW = 4096  # temporal window, latent frames
+
+
+def validate_time_window(window, overlap) -> bool | str:
+    """validate_inputs message for the temporal window and its overlap (latent frames; window 0 = off)."""
+    if window is not None and not 0 <= window <= MAX_WINDOW:
+        return f"temporal_window must be an integer in [0, {MAX_WINDOW}] latent frames (0: off); received {window}"
+    if window and overlap is not None and not 0 <= overlap < window / 2:
+        return f"temporal_overlap must be an integer in [0, temporal_window / 2) = [0, {window / 2:g}); received " \
+               f"{overlap}"
+    return True
+
+
+def check_time_window(window: int, overlap: int) -> None:
+    """BoomerangInputError for a window outside [0, MAX_WINDOW] or an overlap of half a window or more."""
+    check_int_range("temporal_window", window, 0, MAX_WINDOW, "Latent frames per model call; 0 turns windows off")
+    if window and (isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap < window / 2):
+        raise BoomerangInputError("temporal_overlap", f"an integer in [0, temporal_window / 2) = [0, {window / 2:g})",
+                                  overlap, "Neighbouring windows share this many latent frames")
+
+
+def check_clip_for_window(shape: tuple, window: int) -> None:
+    """A latent (shape) that temporal windows of ``window`` latent frames can cover: a 5-D clip
+    [batch, channels, frames, height, width] with at least ``window`` frames."""
+    if len(shape) != 5:
+        raise BoomerangInputError(
+            "temporal_window", "0 (off) for a latent without a time axis (windows need [batch, channels, frames, "
+            "height, width])", window, f"The latent has shape {tuple(shape)}; set temporal_window to 0")
+    if shape[2] < window:
+        raise BoomerangInputError(
+            "temporal_window", f"0 (off) or an integer in [1, {shape[2]}] (the clip's latent frames)", window,
+            f"The clip is shorter than one window ({shape[2]} latent frames); set temporal_window to 0 or at most "
+            f"{shape[2]}")
+
+
 class NonFiniteError(RuntimeError):
     """A model or VAE returned NaN or infinite values: names the stage, the dtype it ran in and the usual fix."""
 

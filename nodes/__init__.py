@@ -15,6 +15,7 @@ class BoomerangExtension(ComfyExtension):
             PartialReverseSampler,
         )
         from .cascade_node import CascadeLoop
+        from .clip_node import UpscaleClipThenBoomerang
         from .face_nodes import AnonymizeFaces, BoomerangFaceDetect, FaceIdentityDistance
         from .pixel_loader import PixelDiffusionLoader
         from .tiling_node import BoomerangTiledModel
@@ -24,4 +25,4 @@ class BoomerangExtension(ComfyExtension):
         return [BoomerangNoise, PartialReverseSampler, CascadeLoop, UpscaleThenBoomerang, Boomerang,
                 BoomerangExactSampler, BoomerangSigmas, PixelDiffusionLoader, BoomerangItemSeeds,
                 BoomerangPerItemModel, BoomerangTiledModel, BoomerangFaceDetect, FaceIdentityDistance,
-                AnonymizeFaces, BoomerangVAEEncode, BoomerangVAEDecode]
+                AnonymizeFaces, BoomerangVAEEncode, BoomerangVAEDecode, UpscaleClipThenBoomerang]

@@ -7,7 +7,7 @@ from comfy_api.latest import io
 from ..boomerang import checks
 from ..boomerang.checks import BoomerangInputError
 from . import inputs
-from .comfy import sampling
+from .comfy import per_item, sampling
 
 
 def parse_seeds(text: str, batch_size: int) -> list[int]:
@@ -73,4 +73,4 @@ class BoomerangPerItemModel(io.ComfyNode):
 
     @classmethod
     def execute(cls, model) -> io.NodeOutput:
-        return io.NodeOutput(sampling.per_item_model(model))
+        return io.NodeOutput(per_item.per_item_model(model))

@@ -52,3 +52,12 @@ def mixture_boomerang(kind, mix, x0, t_boom, shift=1.0, **kw) -> dict:
               "inputs": {"kind": kind, "w": mix.w, "m1": mix.m1, "s1": mix.s1, "m2": mix.m2, "s2": mix.s2,
                          "shift": shift, "tag": "oracle"}}
     return g
+
+
+def put(rt, key: str, **objects) -> dict:
+    """Register in-memory objects (model, vae, positive, negative, image, latent) for a BoomerangTestObject node;
+    returns the node's graph entry (outputs in that order: links ["id", 0] .. ["id", 5])."""
+    from .runtime import TEST_PACK
+
+    rt.pack_module(TEST_PACK.name).OBJECTS[key] = objects
+    return {"class_type": "BoomerangTestObject", "inputs": {"key": key}}

@@ -104,7 +104,7 @@ def test_wrapper_cuts_conditioning_and_chains_the_previous_wrapper(comfy):
 def test_per_item_model_keeps_an_earlier_wrapper(comfy):
     """Regression (merge of issues 9 and 11): BoomerangPerItemModel after Boomerang Tiled Model used to replace
     the tiling wrapper. Now the earlier wrapper is called once per item, with that item's cond and uncond rows."""
-    glue = comfy.pack_module("comfyui-boomerang").nodes.comfy.sampling
+    glue = comfy.pack_module("comfyui-boomerang").nodes.comfy.per_item
     previous_rows = []
 
     def apply_model(x, t, c_crossattn=None):
@@ -128,7 +128,7 @@ def test_per_item_wrapper_indexes_conds_on_their_own_device(comfy):
     x's device; a cond ComfyUI keeps on the CPU then failed ("indices should be either on cpu or on the same device
     as the indexed tensor"), so every fast dataset batch fell back to one item at a time. Here x lives on the
     "meta" device and the cond on the CPU, the same mismatch without a GPU: each call gets that item's rows."""
-    glue = comfy.pack_module("comfyui-boomerang").nodes.comfy.sampling
+    glue = comfy.pack_module("comfyui-boomerang").nodes.comfy.per_item
     received = []
 
     def apply_model(x, t, y=None):

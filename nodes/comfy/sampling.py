@@ -170,13 +170,13 @@ def model_latent(model, latent: dict, input_name: str = "latent") -> dict:
     if fixed.ndim < 3 or fixed.shape[1] != channels:
         raise BoomerangInputError(
             input_name, f"a latent with {channels} channels (what this {family_name(model)} model uses)",
-            f"shape {tuple(fixed.shape)}", "Encode the image with this model's VAE")
+            f"shape {tuple(samples.shape)}", "Encode the image with this model's VAE")
     dims = getattr(latent_format, "latent_dimensions", 2)
     if fixed.ndim != dims + 2:
         kind = {3: f"[batch, channels, frames, height, width] (a {family_name(model)} model's video latents)",
                 2: f"[batch, channels, height, width] (a {family_name(model)} model's image latents)"}.get(
                     dims, f"{dims + 2}-D")
-        raise BoomerangInputError(input_name, f"a latent of shape {kind}", f"shape {tuple(fixed.shape)}",
+        raise BoomerangInputError(input_name, f"a latent of shape {kind}", f"shape {tuple(samples.shape)}",
                                   "Encode the image with this model's VAE")
     multiple = network_multiple(model)
     height, width = fixed.shape[-2], fixed.shape[-1]
@@ -384,44 +384,3 @@ def _reverse_from(model, positive, negative, latent: dict, x0: torch.Tensor, lev
                            callback=callback, disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
     out["samples"] = check_model_output(model, result).to(comfy.model_management.intermediate_device())
     return out
-
-
-def per_item_wrapper(previous=None):
-    """A ``model_function_wrapper`` calling the network once per batch item (with that item's cond and uncond
-    rows together, as in a batch of one), so every item gets the exact bytes of a batch of one: batched float
-    kernels (CPU GEMM/conv blocking, cuDNN algorithm choice) round differently for different batch sizes.
-    An earlier wrapper (``previous``, e.g. Boomerang Tiled Model's) is kept and called once per item."""
-    def wrapper(apply_model, args):
-        x, t, c = args["input"], args["timestep"], args["c"]
-        chunks_list = list(args.get("cond_or_uncond") or [0])
-        chunks = max(1, len(chunks_list))
-
-        def call(x_part, t_part, c_part):
-            if previous is None:
-                return apply_model(x_part, t_part, **c_part)
-            return previous(apply_model, {"input": x_part, "timestep": t_part, "c": c_part,
-                                          "cond_or_uncond": chunks_list})
-
-        total = x.shape[0]
-        items = total // chunks
-        if items <= 1 or items * chunks != total:
-            return call(x, t, c)
-        out = [None] * total
-        for i in range(items):
-            rows = [k * items + i for k in range(chunks)]
-            # one index per tensor's own device: ComfyUI keeps some conds on the CPU while x is on the GPU
-            sub = {k: (v[torch.tensor(rows, device=v.device)] if torch.is_tensor(v) and v.shape[:1] == (total,)
-                       else v) for k, v in c.items()}
-            part = call(x[torch.tensor(rows, device=x.device)], t[torch.tensor(rows, device=t.device)], sub)
-            for j, r in enumerate(rows):
-                out[r] = part[j]
-        return torch.stack(out)
-
-    return wrapper
-
-
-def per_item_model(model):
-    """A clone of ``model`` whose network is called once per batch item (see ``per_item_wrapper``)."""
-    clone = model.clone()
-    clone.set_model_unet_function_wrapper(per_item_wrapper(clone.model_options.get("model_function_wrapper")))
-    return clone

@@ -39,3 +39,45 @@ def vae_decode_images(vae, samples: torch.Tensor) -> torch.Tensor:
     if images.ndim == 5:
         images = images.reshape((-1,) + tuple(images.shape[-3:]))
     return images
+
+
+def temporal_ratio(vae) -> int | None:
+    """Video frames per latent frame of a video VAE (ComfyUI's ``temporal_compression_decode``), else None."""
+    read = getattr(vae, "temporal_compression_decode", None)
+    ratio = read() if callable(read) else None
+    return int(ratio) if ratio else None
+
+
+def frame_formulas(vae):
+    """(to_latent, to_pixels): a video VAE's own frame-count maps (``downscale_ratio[0]``, ``upscale_ratio[0]``,
+    e.g. Wan's 4n + 1 -> n + 1 and back), or None for a VAE without a time axis."""
+    down, up = getattr(vae, "downscale_ratio", None), getattr(vae, "upscale_ratio", None)
+    if getattr(vae, "latent_dim", 2) != 3 or not isinstance(down, tuple) or not isinstance(up, tuple):
+        return None
+    if not callable(down[0]) or not callable(up[0]):
+        return None
+    return down[0], up[0]
+
+
+def encode_clip(vae, frames: torch.Tensor, tile: int = 0) -> torch.Tensor:
+    """IMAGE frames [F, H, W, C] of one clip -> a [1, C, f, h, w] latent through a video VAE, in spatial tiles of
+    ``tile`` pixels (ComfyUI's own ``encode_tiled``, every frame in each tile) when the frames are larger."""
+    if tile and max(frames.shape[1], frames.shape[2]) > tile:
+        ratio = int(vae.spacial_compression_encode())
+        samples = vae.encode_tiled(frames, tile_x=tile, tile_y=tile, overlap=max(tile // 8, ratio))
+    else:
+        samples = vae.encode(frames)
+    return check_finite(samples, "VAE encode", vae_dtype(vae), VAE_FIX)
+
+
+def decode_clip(vae, samples: torch.Tensor, tile: int = 0) -> torch.Tensor:
+    """A [1, C, f, h, w] latent -> IMAGE frames [F, H, W, C], in spatial tiles of ``tile`` pixels (ComfyUI's own
+    ``decode_tiled``) when the output is larger."""
+    ratio = int(vae.spacial_compression_decode())
+    if tile and max(samples.shape[-1], samples.shape[-2]) * ratio > tile:
+        side = max(tile // ratio, 1)
+        pixels = vae.decode_tiled(samples, tile_x=side, tile_y=side, overlap=max(side // 8, 1))
+    else:
+        pixels = vae.decode(samples)
+    pixels = pixels.reshape((-1,) + tuple(pixels.shape[-3:]))
+    return check_finite(pixels, "VAE decode", vae_dtype(vae), VAE_FIX)

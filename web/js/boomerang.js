@@ -3,7 +3,8 @@ import { app } from "../../../scripts/app.js";
 import { addTextWidget, fitNode } from "./text_widget.js";
 
 const NODES = new Set(["BoomerangNoise", "PartialReverseSampler", "CascadeLoop", "UpscaleThenBoomerang",
-  "Boomerang", "BoomerangSigmas"]);
+  "UpscaleClipThenBoomerang", "Boomerang", "BoomerangSigmas"]);
+const AUTO_NODES = new Set(["UpscaleThenBoomerang", "UpscaleClipThenBoomerang"]); // t_boom 0: from the factor
 const T = 1000;
 // Model evaluations of ComfyUI's samplers (comfy/samplers.py KSAMPLER_NAMES of 0.38.1 at commit 311c014, plus
 // ddim/uni_pc/uni_pc_bh2): per step, then what the first or last steps cost instead when they differ (a step that
@@ -88,7 +89,7 @@ export function boomerangLabel(node) {
   let auto = "";
   if (t === undefined) t = upstreamTBoom(node);
   if (t === undefined) return "t_boom: from the connected BoomerangNoise";
-  if (node.comfyClass === "UpscaleThenBoomerang" && t === 0) {
+  if (AUTO_NODES.has(node.comfyClass) && t === 0) {
     let fraction = autoFraction(widget(node, "factor") ?? 1);
     if (passes > 1) fraction = Math.min(fraction, 0.2);
     t = Math.round(fraction * T);
