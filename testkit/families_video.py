@@ -103,8 +103,9 @@ def wan22_vae(seed: int = 0, dim: int = 16):
     vae.upscale_ratio, vae.upscale_index_formula = (_wan22_up, 16, 16), (4, 16, 16)
     vae.downscale_ratio, vae.downscale_index_formula = (_wan22_down, 16, 16), (4, 16, 16)
     vae.patcher = comfy.model_patcher.ModelPatcher(net, load_device=vae.device, offload_device=vae.device)
-    vae.size = None
-    vae.model_size()
+    if hasattr(vae, "model_size"):  # 0.3.75 caches the network's size; 0.3.64's VAE has no such method
+        vae.size = None
+        vae.model_size()
     return vae
 
 
