@@ -28,16 +28,46 @@ def auto_fraction(factor: float) -> float:
     return _AUTO_ANCHORS[-1][1]
 
 
-def auto_t_boom(factor: float, total: int, passes: int = 1) -> int:
-    """Automatic per-pass t_boom for PRE at ``factor`` on a model with ``total`` = T timesteps.
-
-    One pass uses ``auto_fraction(factor) * T``; a cascade of several passes uses the smaller of that and
-    the paper's cascade level 0.2 T per pass.
-    """
+def auto_pass_fraction(factor: float, passes: int = 1) -> float:
+    """t_boom/T of each pass for PRE at ``factor``: ``auto_fraction(factor)`` for one pass; a cascade of several
+    passes uses the smaller of that and the paper's cascade level 0.2 T per pass."""
     fraction = auto_fraction(factor)
-    if passes > 1:
-        fraction = min(fraction, CASCADE_PASS_FRACTION)
-    return int(round(fraction * total))
+    return min(fraction, CASCADE_PASS_FRACTION) if passes > 1 else fraction
+
+
+def auto_t_boom(factor: float, total: int, passes: int = 1) -> int:
+    """Automatic per-pass t_boom for PRE at ``factor`` on a model with a DDPM table of ``total`` = T timesteps."""
+    return int(round(auto_pass_fraction(factor, passes) * total))
+
+
+# The reference for automatic levels on models without a DDPM timestep table (flow, EDM): Stable Diffusion's
+# "scaled linear" schedule, beta from 0.00085 to 0.012 linear in sqrt(beta), 1000 steps.
+SD_BETA_RANGE, SD_T = (0.00085, 0.012), 1000
+
+
+def sd_log_snr(fraction: float) -> float:
+    """log(alpha_bar / (1 - alpha_bar)) of Stable Diffusion's schedule at timestep ``fraction`` x 1000 (rounded)."""
+    t = int(round(fraction * SD_T))
+    if t <= 0:
+        return math.inf
+    root = np.linspace(math.sqrt(SD_BETA_RANGE[0]), math.sqrt(SD_BETA_RANGE[1]), SD_T, dtype=np.float64)
+    alpha_bar = float(np.prod(1.0 - root[:t] ** 2))
+    return math.log(alpha_bar / (1.0 - alpha_bar))
+
+
+def same_snr_level(log_snr_at: Callable[[int], float], target: float, total: int) -> int:
+    """The integer level in [0, total] whose log SNR (``log_snr_at``, falling as the level rises) is closest to
+    ``target``: how a fraction of Stable Diffusion's schedule reads on another model's schedule."""
+    if math.isinf(target):
+        return 0
+    lo, hi = 1, total
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if log_snr_at(mid) > target:
+            lo = mid
+        else:
+            hi = mid
+    return min((lo, hi), key=lambda t: abs(log_snr_at(t) - target))
 
 
 def integer_grid(sigma_at: Callable[[int], float], t_boom: int, total: int) -> torch.Tensor:

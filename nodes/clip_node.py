@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import logging
 
-from comfy_api.latest import io
+from comfy_api.latest import io, ui
 
 from ..boomerang import checks
 from ..boomerang.checks import BoomerangInputError, check_int_range
 from ..boomerang.imaging import INTERPOLATIONS, match_channel_stats, pad_to_multiple, resize_image, target_size
-from ..boomerang.schedule import auto_t_boom
 from ..boomerang.video import clip_frames, pad_frames
 from . import inputs, tiling
 from .cascade_node import color_match_input
@@ -94,7 +93,7 @@ class UpscaleClipThenBoomerang(io.ComfyNode):
         padded, _, _ = pad_to_multiple(pad_frames(upscaled, padded_frames), sampling.image_multiple(model, vae))
         latent = {"samples": vae_io.encode_clip(vae, padded, tile_size)}
         total = sampling.timesteps(model)
-        per_pass = t_boom if t_boom > 0 else auto_t_boom(factor, total, passes)
+        per_pass, how = (t_boom, "") if t_boom > 0 else sampling.auto_level(model, factor, passes)
         log.info("UpscaleClipThenBoomerang: %d frames (%d encoded, %d latent frames), %dx%d -> %dx%d, %d pass(es) "
                  "at t_boom %d/%d", frames, padded_frames, latent_frames, image.shape[2], image.shape[1], width,
                  height, passes, per_pass, total)
@@ -105,4 +104,6 @@ class UpscaleClipThenBoomerang(io.ComfyNode):
         pixels = vae_io.decode_clip(vae, final["samples"], tile_size)[:frames, :height, :width, :3]
         if color_match != "off":
             pixels = match_channel_stats(pixels, upscaled, channel_dim=-1, mode=color_match).clamp(0.0, 1.0)
-        return io.NodeOutput(pixels)
+        line = sampling.level_for(model, per_pass).line(sampler, scheduler, steps)
+        line += (f" ({how})" if how else "") + (f" x {passes} passes" if passes > 1 else "")
+        return io.NodeOutput(pixels, ui=ui.PreviewText(line))

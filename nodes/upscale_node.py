@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from comfy_api.latest import io
+from comfy_api.latest import io, ui
 
 from ..boomerang import checks
 from ..boomerang.checks import BoomerangInputError, check_int_range
@@ -15,7 +15,6 @@ from ..boomerang.imaging import (
     target_size,
     tiled_map,
 )
-from ..boomerang.schedule import auto_t_boom
 from . import inputs, tiling
 from .cascade_node import color_match_input
 from .comfy import sampling, vae_io
@@ -67,7 +66,9 @@ class UpscaleThenBoomerang(io.ComfyNode):
                 io.Combo.Input("interpolation", options=list(INTERPOLATIONS), default="bilinear",
                                tooltip="Plain interpolation before Boomerang; the paper used bilinear."),
                 inputs.t_boom(default=0, tooltip_extra=" Here 0 means automatic from the factor: t_boom/T = "
-                              "0.2 at 4x, 0.4 at 8x, 0.6 at 16x (log-linear; cascades use at most 0.2 per pass)."),
+                              "0.2 at 4x, 0.4 at 8x, 0.6 at 16x (log-linear; cascades use at most 0.2 per pass) on "
+                              "DDPM-table models; flow and EDM models get the level with Stable Diffusion's noise "
+                              "at that fraction."),
                 io.Int.Input("passes", default=1, min=1, max=100,
                              tooltip="1: vanilla PRE; more: cascaded PRE with small t_boom per pass."),
                 *inputs.pass_settings(),
@@ -110,7 +111,7 @@ class UpscaleThenBoomerang(io.ComfyNode):
         padded, _, _ = pad_to_multiple(upscaled, sampling.image_multiple(model, vae))  # cropped back after decoding
         latent = {"samples": vae_io.vae_encode(vae, padded, lambda v, p: encode(v, p, tile_size))}
         total = sampling.timesteps(model)
-        per_pass = t_boom if t_boom > 0 else auto_t_boom(factor, total, passes)
+        per_pass, how = (t_boom, "") if t_boom > 0 else sampling.auto_level(model, factor, passes)
         log.info("UpscaleThenBoomerang: %dx%d -> %dx%d, %d pass(es) at t_boom %d/%d", image.shape[2],
                  image.shape[1], width, height, passes, per_pass, total)
         model = for_latent(model, vae, latent["samples"], denoise_tiling, denoise_tile, denoise_overlap,
@@ -121,4 +122,6 @@ class UpscaleThenBoomerang(io.ComfyNode):
         pixels = pixels[:, :height, :width, :3]
         if color_match != "off":
             pixels = match_channel_stats(pixels, upscaled, channel_dim=-1, mode=color_match).clamp(0.0, 1.0)
-        return io.NodeOutput(pixels)
+        line = sampling.level_for(model, per_pass).line(sampler, scheduler, steps)
+        line += (f" ({how})" if how else "") + (f" x {passes} passes" if passes > 1 else "")
+        return io.NodeOutput(pixels, ui=ui.PreviewText(line))

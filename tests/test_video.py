@@ -225,7 +225,8 @@ def test_clip_shorter_than_a_window_and_image_latents_are_refused_by_name(comfy,
     with pytest.raises(GraphError) as err:
         comfy.run(graph)
     text = str(err.value.details)
-    assert "latent must be a latent with 48 channels (what this WAN22_T2V model uses); received 'shape (1, 16, 8, 8)'" in text
+    assert ("latent must be a latent with 48 channels (what this WAN22_T2V model uses); "
+            "received 'shape (1, 16, 8, 8)'") in text
     # the window and overlap inputs themselves
     bad = oracle_graph(comfy, "bad_overlap", model, clip_latent((1, 4, 6, 8, 8), 1), ["vae", 0],
                        tiled_node(["obj", 0], ["vae", 0], 64, 16, window=4, window_overlap=2))

@@ -7,6 +7,7 @@ Everything model-specific goes through the model's own ``model_sampling`` (its s
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass
 
 import torch
@@ -23,7 +24,15 @@ from ...boomerang import noise as bnoise
 from ...boomerang.checks import EXACT, BoomerangInputError, check_finite, check_int_range
 from ...boomerang.frontier import level_line
 from ...boomerang.sampler import FIXED_SMALL, sample_boomerang_exact
-from ...boomerang.schedule import LevelTable, check_fast_schedule, describe_level, integer_grid
+from ...boomerang.schedule import (
+    LevelTable,
+    auto_pass_fraction,
+    check_fast_schedule,
+    describe_level,
+    integer_grid,
+    same_snr_level,
+    sd_log_snr,
+)
 from .family import family_name, network_multiple
 from .vae_io import VAE_FIX
 
@@ -106,6 +115,24 @@ def level_for(model, t_boom: int) -> Level:
     total = total_timesteps(ms)
     check_int_range("t_boom", t_boom, 0, total, f"This model has T = {total} timesteps")
     return Level(t_boom, total, sigma_at(ms, t_boom), level_kind(ms))
+
+
+def auto_level(model, factor: float, passes: int = 1) -> tuple[int, str]:
+    """Upscale-then-Boomerang's automatic per-pass t_boom and how it was chosen. The paper's rule is a fraction of a
+    DDPM timestep table, used as is on such models; flow and EDM models get the level with the same
+    signal-to-noise ratio as Stable Diffusion's timestep at that fraction (their t_boom/T is much stronger)."""
+    ms = model_sampling(model)
+    total = total_timesteps(ms)
+    fraction = auto_pass_fraction(factor, passes)
+    if is_discrete(ms):
+        return int(round(fraction * total)), f"auto: {fraction:.2g} T"
+
+    def log_snr(t: int) -> float:
+        a, s = forward_coeffs(ms, sigma_at(ms, t))
+        return 2.0 * (math.log(a) - math.log(s)) if a > 0 else -math.inf
+
+    sd_t = int(round(fraction * 1000))
+    return same_snr_level(log_snr, sd_log_snr(fraction), total), f"auto: the noise of SD's timestep {sd_t}"
 
 
 def forward_coeffs(ms, sigma: float) -> tuple[float, float]:

@@ -75,8 +75,10 @@ function upstreamTBoom(node) {
 }
 
 // What the backend's line depends on: the start level and the pass settings.
+// (t is the widget's or the upstream t_boom, 0 for an automatic one, whose level also depends on factor and passes.)
 function settingKey(node, t) {
-  return JSON.stringify([t, widget(node, "sampler"), widget(node, "scheduler"), widget(node, "steps")]);
+  return JSON.stringify([t, widget(node, "sampler"), widget(node, "scheduler"), widget(node, "steps"),
+    widget(node, "factor"), widget(node, "passes")]);
 }
 
 function currentTBoom(node) {
@@ -89,6 +91,7 @@ export function boomerangLabel(node) {
   let auto = "";
   if (t === undefined) t = upstreamTBoom(node);
   if (t === undefined) return "t_boom: from the connected BoomerangNoise";
+  const key = settingKey(node, t);
   if (AUTO_NODES.has(node.comfyClass) && t === 0) {
     let fraction = autoFraction(widget(node, "factor") ?? 1);
     if (passes > 1) fraction = Math.min(fraction, 0.2);
@@ -99,7 +102,7 @@ export function boomerangLabel(node) {
   // sigma, and for a reverse pass the model evaluations and whether the setting holds the law, from
   // docs/FRONTIER.md).
   const backend = node.boomerangBackendLevel;
-  if (backend && backend.key === settingKey(node, t)) return backend.text;
+  if (backend && backend.key === key) return backend.text;
   const pct = Math.round((100 * t) / T);
   const kind = t === 0 ? "identity" : t >= T ? "global sample" : "local sample";
   let text = `t_boom${auto} ${t}/${T} (${pct}%) - ${kind}`;
