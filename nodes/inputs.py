@@ -5,7 +5,7 @@ from dataclasses import fields
 
 from comfy_api.latest import io
 
-from ..boomerang import checks
+from ..boomerang import advice, checks
 from . import tiling
 from .comfy import sampling
 
@@ -41,15 +41,22 @@ def cfg() -> io.Float.Input:
                 "used 7.5 with Stable Diffusion; very high values over-saturate.")
 
 
+def _recommended() -> str:
+    rec = advice.RECOMMENDED
+    return f"{rec.sampler} + {rec.scheduler} + {rec.steps} steps"
+
+
 def sampler() -> io.Combo.Input:
     return io.Combo.Input(
         "sampler", options=sampling.sampler_names(), default=checks.EXACT,
         tooltip="boomerang_exact: the paper's Algorithm 1, one DDPM step per timestep from t_boom to 1 "
-                "(t_boom model calls; steps and scheduler are ignored). Any other sampler is the fast "
-                "path: `steps` steps of `scheduler`, starting exactly at the t_boom level. Recommended fast "
-                "setting: dpmpp_3m_sde + karras + 20 steps (20 model calls; variance within 1.3% of the "
-                "exact law at t_boom 200-800 in docs/BENCHMARKS.md). Deterministic samplers (euler, "
-                "dpmpp_2m) give too little variety for local sampling.")
+                "(t_boom model calls; steps and scheduler are ignored). boomerang_fast: `steps` model calls "
+                "on its own grid of levels (the scheduler is ignored); at 10 steps = 10 model calls it holds "
+                "the exact law (spread, share of outputs that change mode) at t_boom 0.2 T - 0.8 T, EPS and "
+                "flow models (docs/FRONTIER.md). Any other sampler is the fast path: `steps` steps of "
+                "`scheduler`, starting exactly at the t_boom level. Recommended fast setting: "
+                f"{_recommended()}. Deterministic samplers (euler, dpmpp_2m) give too little variety for "
+                "local sampling.")
 
 
 def scheduler() -> io.Combo.Input:
