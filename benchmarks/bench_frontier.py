@@ -7,7 +7,9 @@ docs/frontier.png); ``--smoke`` runs two samplers on tiny latents into a tempora
 * Samplers: ComfyUI's KSAMPLER_NAMES, minus the ``_gpu`` twins (the same algorithm with the noise drawn on the
   GPU) and the ``_cfg_pp`` variants (the same update at cfg 1), minus ``dpm_fast``/``dpm_adaptive`` (their
   own step control); of those, "stochastic" is measured: the output changes with the sampler seed.
-  ``boomerang_exact`` (t_boom calls) is the reference row. Scheduler: karras for every sampler.
+  ``boomerang_exact`` (t_boom calls) is the reference row; ``boomerang_fast`` (the pack's own sampler,
+  boomerang/fast_sampler.py: its own grid of levels, steps = model calls) is measured like the stock ones.
+  Scheduler: karras for every sampler (boomerang_fast reads only its first and lowest level and its count).
 * Calls are counted on the oracle model, per sampler and steps; a budget of C calls runs the most steps
   whose measured calls are <= C.
 * Truths: the continuous law of Boomerang (exact posterior averaged over the forward noise): Gaussian
@@ -42,6 +44,7 @@ MU, S, X0_GAUSS = 0.3, 1.0, 1.8
 X0_MIX = 1.5
 SCHEDULER = "karras"
 EXACT = "boomerang_exact"
+FAST = "boomerang_fast"
 BOUNDS = {"mean": 0.03, "var": 0.03, "switch": 0.10, "mode_mean": 0.03, "mode_sd": 0.03}
 SKIP = {"dpm_fast", "dpm_adaptive"}
 
@@ -230,9 +233,10 @@ def main(argv=None) -> None:
         names, budgets, t_booms, size = ["euler_ancestral", "dpmpp_2s_ancestral"], (4, 6), (200,), args.size or 4
         out = args.out or Path(tempfile.mkdtemp()) / "FRONTIER.md"
     else:
-        names, budgets, t_booms, size = candidates(comfy.samplers.KSAMPLER_NAMES), BUDGETS, T_BOOMS, args.size or 64
+        names = [FAST] + candidates(comfy.samplers.KSAMPLER_NAMES)
+        budgets, t_booms, size = BUDGETS, T_BOOMS, args.size or 64
         if args.samplers:
-            names = [n for n in args.samplers.split(",") if n in comfy.samplers.KSAMPLER_NAMES]
+            names = [n for n in args.samplers.split(",") if n in names]
         out = args.out or REPO / "docs" / "FRONTIER.md"
     stochastic = [n for n in names if is_stochastic(rt, n)]
     deterministic = [n for n in names if n not in stochastic]

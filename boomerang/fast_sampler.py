@@ -7,8 +7,8 @@ denoiser and its forward coefficients (a, s) of ``x_t = a x0 + s eps`` are used,
 
 The update is the stochastic data-prediction multistep solver of the reverse SDE (DPM-Solver++(3M) SDE,
 eta = 1; Lu et al. 2022) in the half log-SNR lambda = log(a / s). What makes it hold the law in few calls is
-the grid of levels it chooses itself (the caller's sigmas give only the start level, the number of calls and
-the lowest level it may use):
+the grid of levels it chooses itself (the caller's sigmas give only the start level and the number of calls;
+the model's lowest level bounds the grid):
 
 * **A half first step.** The first step has no history, so it is a plain ancestral DDPM step, which draws
   with variance beta~ and misses the posterior term c_x0^2 Var(x0 | x_t) (Bao et al. 2022): its share of the
@@ -93,8 +93,10 @@ def fast_sigmas(coeffs: Coeffs, sigma_start: float, sigma_floor: float, calls: i
     lam_start = half_log_snr(*coeffs(sigma_start))
     lam_floor = half_log_snr(*coeffs(sigma_floor))
     lam_end = min(-math.log(END_SIGMA), lam_floor)
+    if lam_end <= lam_start:  # a start below END_SIGMA: down to the caller's lowest level instead
+        lam_end = lam_floor
     if calls == 1 or lam_end <= lam_start:
-        return [sigma_start] + ([sigma_floor] if calls > 1 and sigma_floor < sigma_start else []) + [0.0]
+        return [sigma_start, 0.0]
     lams = fast_lambdas(max(lam_start, lam_end - LAMBDA_SPAN_CAP), lam_end, calls)
     inner = [sigma_for_lambda(coeffs, lam, sigma_floor, sigma_start) for lam in lams[1:-1]]
     return [sigma_start] + inner + [sigma_for_lambda(coeffs, lam_end, sigma_floor, sigma_start), 0.0]
@@ -102,8 +104,9 @@ def fast_sigmas(coeffs: Coeffs, sigma_start: float, sigma_floor: float, calls: i
 
 @torch.no_grad()
 def sample_boomerang_fast(model, x, sigmas, extra_args=None, callback=None, disable=None, noise_sampler=None,
-                          coeffs: Coeffs | None = None):
-    """Run ``len(sigmas) - 1`` model calls from ``sigmas[0]`` on this module's own grid (see the docstring)."""
+                          coeffs: Coeffs | None = None, sigma_floor: float | None = None):
+    """Run ``len(sigmas) - 1`` model calls from ``sigmas[0]`` on this module's own grid (see the docstring).
+    ``sigma_floor``: the model's lowest level (default: the lowest positive sigma given)."""
     if coeffs is None:
         raise ValueError("sample_boomerang_fast needs coeffs(sigma) -> (a, s) of the model's forward process")
     extra_args = {} if extra_args is None else extra_args
@@ -113,7 +116,8 @@ def sample_boomerang_fast(model, x, sigmas, extra_args=None, callback=None, disa
     positive = [v for v in given if v > 0]
     if not positive:
         return x
-    levels = fast_sigmas(coeffs, given[0], min(positive), len(given) - 1)
+    floor = min(positive) if sigma_floor is None else min(float(sigma_floor), given[0])
+    levels = fast_sigmas(coeffs, given[0], floor, len(given) - 1)
     ab = [coeffs(v) if v > 0 else (1.0, 0.0) for v in levels]
     lam_end = half_log_snr(*ab[-2]) if len(levels) > 1 else 0.0
     lams = [max(half_log_snr(a, s), lam_end - LAMBDA_SPAN_CAP) if s > 0 else math.inf for a, s in ab]

@@ -61,12 +61,14 @@ def exact_function(model, x, sigmas, extra_args=None, callback=None, disable=Non
 
 
 def fast_function(model, x, sigmas, extra_args=None, callback=None, disable=None, noise_sampler=None):
-    """boomerang_fast as a ComfyUI sampler function: len(sigmas) - 1 model calls from sigmas[0], on its own grid."""
+    """boomerang_fast as a ComfyUI sampler function: len(sigmas) - 1 model calls from sigmas[0], on its own grid
+    (the scheduler's levels in between are not used)."""
     ms = _model_sampling(model)
     if noise_sampler is None:
         noise_sampler = _plain_noise_sampler(x, extra_args)
+    floor = float(getattr(ms, "sigma_min", 0.0) or 0.0)  # the model's lowest level (a schedule may stop above)
     return sample_boomerang_fast(model, x, sigmas, extra_args, callback, disable, noise_sampler,
-                                 coeffs=_cached_coeffs(ms))
+                                 coeffs=_cached_coeffs(ms), sigma_floor=floor if floor > 0 else None)
 
 
 def exact_ksampler() -> comfy.samplers.KSAMPLER:
