@@ -131,8 +131,8 @@ class BoomerangFastSampler(io.ComfyNode):
             display_name="Sampler boomerang_fast",
             description="The pack's fast Boomerang sampler as a SAMPLER for SamplerCustom / "
                         "SamplerCustomAdvanced: len(sigmas) - 1 model calls (10 recommended) from the first sigma, "
-                        "on its own grid of levels (only the first sigma, the count and the lowest sigma are "
-                        "read). At 10 calls it holds the exact law of a Boomerang pass (spread, share of "
+                        "on its own grid of levels down to the model's lowest level (only the first sigma and the "
+                        "count are read). At 10 calls it holds the exact law of a Boomerang pass (spread, share of "
                         "outputs that change mode) at t_boom 0.2 T - 0.8 T, EPS and flow (docs/FRONTIER.md).",
             search_aliases=["boomerang", "fast sampler", "10 steps", "sampler"],
             inputs=[],
