@@ -7,7 +7,9 @@ docs/frontier.png); ``--smoke`` runs two samplers on tiny latents into a tempora
 * Samplers: ComfyUI's KSAMPLER_NAMES, minus the ``_gpu`` twins (the same algorithm with the noise drawn on the
   GPU) and the ``_cfg_pp`` variants (the same update at cfg 1), minus ``dpm_fast``/``dpm_adaptive`` (their
   own step control); of those, "stochastic" is measured: the output changes with the sampler seed.
-  ``boomerang_exact`` (t_boom calls) is the reference row. Scheduler: karras for every sampler.
+  ``boomerang_exact`` (t_boom calls) is the reference row; ``boomerang_fast`` (the pack's own sampler,
+  boomerang/fast_sampler.py: its own grid of levels, steps = model calls) is measured like the stock ones.
+  Scheduler: karras for every sampler (boomerang_fast reads only its first and lowest level and its count).
 * Calls are counted on the oracle model, per sampler and steps; a budget of C calls runs the most steps
   whose measured calls are <= C.
 * Truths: the continuous law of Boomerang (exact posterior averaged over the forward noise): Gaussian
@@ -43,8 +45,11 @@ MU, S, X0_GAUSS = 0.3, 1.0, 1.8
 X0_MIX = 1.5
 SCHEDULER = "karras"
 EXACT = "boomerang_exact"
+FAST = "boomerang_fast"
 BOUNDS = {"mean": 0.03, "var": 0.03, "switch": 0.10, "mode_mean": 0.03, "mode_sd": 0.03}
 SKIP = {"dpm_fast", "dpm_adaptive"}
+SCALES = (0.25, 0.5, 2.0, 4.0)  # data sd of the scale table (the main table's Gaussian has sd 1)
+SCALE_SETTINGS = ((FAST, 10), ("dpmpp_3m_sde", 10), ("dpmpp_3m_sde", 20))
 
 
 def alpha_bars(kind):
@@ -141,6 +146,26 @@ def measure(rt, samplers: list[str], budgets, t_booms, kinds, size: int, progres
     return rows, tables
 
 
+def scale_rows(rt, t_booms, size: int) -> list[dict]:
+    """Signed variance error on Gaussian data N(MU, s^2) of other scales s (x0 = MU + 1.5 s): boomerang_fast's grid
+    places its knee at s/a = 1, the scale of latents; how far does the law hold away from it?"""
+    rows = []
+    for sampler, steps in SCALE_SETTINGS:
+        for s in SCALES:
+            x0 = MU + 1.5 * s
+            for kind in KINDS:
+                for t_boom in t_booms:
+                    ab = float(alpha_bars(kind)[t_boom - 1])
+                    x = run_values(rt, graphs.oracle_boomerang(kind, t_boom, x0=x0, mu=MU, s=s, shift=shift_for(kind),
+                                                               sampler=sampler, scheduler=SCHEDULER, steps=steps,
+                                                               size=size)).ravel()
+                    var = boomerang_law(MU, s, x0, ab / (1 - ab))[1]
+                    rows.append({"sampler": sampler, "steps": steps, "s": s, "kind": kind, "t_boom": t_boom,
+                                 "var_err": float(x.var()) / var - 1.0})
+                    log.info("%s", rows[-1])
+    return rows
+
+
 def frontier(rows) -> dict:
     """Fewest measured calls at which a sampler holds every error, per (sampler, kind, t_boom)."""
     best = {}
@@ -151,7 +176,23 @@ def frontier(rows) -> dict:
     return best
 
 
-def render(rows, tables, stochastic, deterministic, size: int, smoke: bool, t_booms=T_BOOMS) -> str:
+FAST_NOTE = (
+    "boomerang_fast (the pack's sampler, boomerang/fast_sampler.py) is the DPM-Solver++(3M) SDE update on a grid "
+    "of levels of its own: uniform in softplus(log-SNR - knee), knee at s/a = 1, the first step half as long as the "
+    "others, the lowest noisy level at s/a = 0.07, then one call that returns the denoised value (steps = model "
+    "calls). What the stock samplers lose at 10 calls, and this grid does not: (1) a multistep solver's first step "
+    "has no history: it is a plain DDPM step, which draws with the forward posterior's variance and misses the "
+    "posterior term c_x0^2 Var(x0 | x_t) (Bao et al. 2022, Analytic-DPM), so a long first step leaves the spread "
+    "and the mode switches short at small t_boom (dpmpp_3m_sde/karras/10: variance -5%, switches -25% at EPS 0.2 T); "
+    "(2) karras down to a flow model's lowest level (s/a = 0.003; SD's EPS schedule stops at 0.03) puts 4 of 10 "
+    "levels below s/a = 0.025 (EPS: 1) and takes its first step from s/a 12 to 1.4 at 0.8 T (flow at 10 calls: "
+    "variance -20% at every t_boom); (3) a grid uniform in log-SNR over-spreads at 0.8 T (third-order steps over "
+    "long steps around s/a = 1). The knee assumes data of about unit scale (latents are scaled to it); the table "
+    "\"Away from unit scale\" below measures the law on Gaussian data of sd 0.25 to 4.")
+
+
+def render(rows, tables, stochastic, deterministic, size: int, smoke: bool, t_booms=T_BOOMS,
+           scales=()) -> str:
     n = 16 * size * size
     best = frontier(rows)
     samplers = list(dict.fromkeys(r["sampler"] for r in rows))
@@ -181,7 +222,21 @@ def render(rows, tables, stochastic, deterministic, size: int, smoke: bool, t_bo
         measured = list(tables.get(smp, {}).items())[:6]
         per = "t_boom" if smp == EXACT else ", ".join(f"{s}:{c}" for s, c in measured)
         lines.append(f"| {smp} | " + " | ".join(cells) + f" | {per} |")
-    lines += ["", "'-': not held at any measured budget (4, 6, 8, 10, 15, 20, 30 calls).", "",
+    lines += ["", "'-': not held at any measured budget (4, 6, 8, 10, 15, 20, 30 calls)."]
+    if FAST in samplers:
+        lines += ["", FAST_NOTE]
+    if scales:
+        lines += ["", "## Away from unit scale", "",
+                  f"Variance error (signed) on Gaussian data N({MU}, s^2) from x0 = {MU} + 1.5 s; the Gaussian "
+                  "tolerance is 3% + 3 standard errors (~4.7%).", "",
+                  "| sampler | steps | data sd | " + " | ".join(f"{k} {t}" for k in KINDS for t in t_booms) + " |",
+                  "|---|---|---|" + "---|" * (len(KINDS) * len(t_booms))]
+        for (smp, steps, sd) in dict.fromkeys((r["sampler"], r["steps"], r["s"]) for r in scales):
+            errs = {(r["kind"], r["t_boom"]): r["var_err"] for r in scales
+                    if (r["sampler"], r["steps"], r["s"]) == (smp, steps, sd)}
+            lines.append(f"| {smp} | {steps} | {sd} | "
+                         + " | ".join(f"{100 * errs[(k, t)]:+.1f}%" for k in KINDS for t in t_booms) + " |")
+    lines += ["",
               "## Every cell", "", "Errors: Gaussian mean (sd) and variance (relative); mixture mode-switch share "
               "(relative), within-mode mean (within-mode sd) and sd (relative). worst = largest error / tolerance.", "",
               "| sampler | steps | calls | kind | t_boom | mean | var | switch (law) | mode mean | mode sd | worst "
@@ -238,20 +293,21 @@ def main(argv=None) -> None:
         names, budgets, t_booms, size = ["euler_ancestral", "dpmpp_2s_ancestral"], (4, 6), (200,), args.size or 4
         out = args.out or Path(tempfile.mkdtemp()) / "FRONTIER.md"
     else:
-        names, budgets, t_booms, size = candidates(comfy.samplers.KSAMPLER_NAMES), BUDGETS, T_BOOMS, args.size or 64
+        names = [FAST] + candidates(comfy.samplers.KSAMPLER_NAMES)
+        budgets, t_booms, size = BUDGETS, T_BOOMS, args.size or 64
         if args.samplers:
-            names = [n for n in args.samplers.split(",") if n in comfy.samplers.KSAMPLER_NAMES]
+            names = [n for n in args.samplers.split(",") if n in names]
         out = args.out or REPO / "docs" / "FRONTIER.md"
     stochastic = [n for n in names if is_stochastic(rt, n)]
     deterministic = [n for n in names if n not in stochastic]
     out.parent.mkdir(parents=True, exist_ok=True)
 
-    def write(rows, tables):
-        out.write_text(render(rows, tables, stochastic, deterministic, size, args.smoke, t_booms))
+    def write(rows, tables, scales=()):
+        out.write_text(render(rows, tables, stochastic, deterministic, size, args.smoke, t_booms, scales))
         plot(rows, out.with_name("frontier.png"), t_booms)
 
     rows, tables = measure(rt, stochastic, budgets, t_booms, KINDS, size, progress=write)
-    write(rows, tables)
+    write(rows, tables, scale_rows(rt, t_booms, size) if FAST in stochastic and not args.smoke else ())
     # The level line's data (boomerang/frontier_table.py), beside a smoke run's doc, else in the pack.
     module = out.with_name("frontier_table.py") if args.smoke else frontier_table.MODULE
     module.write_text(frontier_table.render_module(rows, deterministic, SCHEDULER, t_booms))

@@ -8,6 +8,7 @@ MAX_T = 10000  # the schema bound of t_boom and steps; the model's own T (1000 f
 MAX_SEED = (1 << 64) - 1  # seed widgets (ComfyUI's range); batch item i uses seed + i mod 2**64
 MAX_ITEM_SEED = (1 << 63) - 1  # one seed per item (BoomerangItemSeeds, dataset jobs): a signed 64-bit int
 EXACT = "boomerang_exact"  # the sampler name of Algorithm 1
+FAST = "boomerang_fast"  # the pack's 10-call sampler (boomerang/fast_sampler.py)
 MIN_TILE, MAX_TILE = 64, 8192  # denoiser tile side, pixels
 MAX_TILE_BATCH = 64
 

@@ -10,6 +10,7 @@ class BoomerangExtension(ComfyExtension):
         from .boomerang_nodes import (
             Boomerang,
             BoomerangExactSampler,
+            BoomerangFastSampler,
             BoomerangNoise,
             BoomerangSigmas,
             PartialReverseSampler,
@@ -23,6 +24,6 @@ class BoomerangExtension(ComfyExtension):
         from .vae_nodes import BoomerangVAEDecode, BoomerangVAEEncode
 
         return [BoomerangNoise, PartialReverseSampler, CascadeLoop, UpscaleThenBoomerang, Boomerang,
-                BoomerangExactSampler, BoomerangSigmas, PixelDiffusionLoader, BoomerangItemSeeds,
-                BoomerangPerItemModel, BoomerangTiledModel, BoomerangFaceDetect, FaceIdentityDistance,
-                AnonymizeFaces, BoomerangVAEEncode, BoomerangVAEDecode, UpscaleClipThenBoomerang]
+                BoomerangExactSampler, BoomerangFastSampler, BoomerangSigmas, PixelDiffusionLoader,
+                BoomerangItemSeeds, BoomerangPerItemModel, BoomerangTiledModel, BoomerangFaceDetect,
+                FaceIdentityDistance, AnonymizeFaces, BoomerangVAEEncode, BoomerangVAEDecode, UpscaleClipThenBoomerang]

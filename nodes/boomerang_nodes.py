@@ -7,7 +7,7 @@ from comfy_api.latest import io, ui
 
 from ..boomerang import checks
 from . import inputs
-from .comfy import sampling
+from .comfy import pack_samplers, sampling
 
 LEVEL_UI = "boomerang_level"  # BoomerangNoise's UI output key for {t_boom, T, sigma}
 
@@ -122,7 +122,28 @@ class BoomerangExactSampler(io.ComfyNode):
 
     @classmethod
     def execute(cls) -> io.NodeOutput:
-        return io.NodeOutput(sampling.exact_ksampler())
+        return io.NodeOutput(pack_samplers.exact_ksampler())
+
+
+class BoomerangFastSampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return inputs.schema(
+            node_id="BoomerangFastSampler",
+            display_name="Sampler boomerang_fast",
+            description="The pack's fast Boomerang sampler as a SAMPLER for SamplerCustom / "
+                        "SamplerCustomAdvanced: len(sigmas) - 1 model calls (10 recommended) from the first sigma, "
+                        "on its own grid of levels down to the model's lowest level (only the first sigma and the "
+                        "count are read). At 10 calls it holds the exact law of a Boomerang pass (spread, share of "
+                        "outputs that change mode) at t_boom 0.2 T - 0.8 T, EPS and flow (docs/FRONTIER.md).",
+            search_aliases=["boomerang", "fast sampler", "10 steps", "sampler"],
+            inputs=[],
+            outputs=[io.Sampler.Output()],
+        )
+
+    @classmethod
+    def execute(cls) -> io.NodeOutput:
+        return io.NodeOutput(pack_samplers.fast_ksampler())
 
 
 class BoomerangSigmas(io.ComfyNode):

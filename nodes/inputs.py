@@ -51,12 +51,15 @@ def sampler() -> io.Combo.Input:
     return io.Combo.Input(
         "sampler", options=sampling.sampler_names(), default=RECOMMENDED.sampler,
         tooltip=f"Default: {_fast()}, the cheapest setting measured that holds Boomerang's law at t_boom 0.2 - 0.8 "
-                "T for discrete and flow models alike (docs/FRONTIER.md, docs/FAMILIES.md). Any sampler other "
-                "than boomerang_exact runs `steps` steps of `scheduler`, starting exactly at the t_boom level; the "
-                "level line under the node says how many model evaluations that is and whether the setting holds "
-                "the law. boomerang_exact: the paper's Algorithm 1, one DDPM step per timestep from t_boom to 1 "
-                "(t_boom model calls; steps and scheduler are ignored). Deterministic samplers (euler, dpmpp_2m) "
-                "give too little variety for local sampling.")
+                "T on every model family measured (docs/FRONTIER.md, docs/FAMILIES.md). Any sampler other "
+                "than the two pack samplers runs `steps` steps of `scheduler`, starting exactly at the t_boom level; "
+                "the level line under the node says how many model evaluations that is and whether the setting "
+                "holds the law. boomerang_fast: `steps` model calls on its own grid of levels (the scheduler is "
+                "ignored); at 10 steps it holds the exact law (spread, share of outputs that change mode) at "
+                "t_boom 0.2 - 0.8 T on unit-scale EPS and flow oracles (docs/FRONTIER.md). boomerang_exact: the "
+                "paper's Algorithm 1, one DDPM step per timestep from t_boom to 1 (t_boom model calls; steps and "
+                "scheduler are ignored). Deterministic samplers (euler, dpmpp_2m) give too little variety for "
+                "local sampling.")
 
 
 def scheduler() -> io.Combo.Input:

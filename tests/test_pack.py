@@ -5,8 +5,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 NODE_IDS = ["BoomerangNoise", "PartialReverseSampler", "CascadeLoop", "UpscaleThenBoomerang", "Boomerang",
-            "BoomerangExactSampler", "BoomerangSigmas", "PixelDiffusionLoader", "BoomerangItemSeeds",
-            "BoomerangPerItemModel", "BoomerangTiledModel",
+            "BoomerangExactSampler", "BoomerangFastSampler", "BoomerangSigmas", "PixelDiffusionLoader",
+            "BoomerangItemSeeds", "BoomerangPerItemModel", "BoomerangTiledModel",
             "BoomerangFaceDetect", "FaceIdentityDistance", "AnonymizeFaces", "BoomerangVAEEncode", "BoomerangVAEDecode",
             "UpscaleClipThenBoomerang"]
 SELF_EXPLANATORY = {"model", "positive", "negative", "vae", "image", "latent"}

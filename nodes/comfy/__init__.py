@@ -2,6 +2,7 @@
 
 * ``sampling``: noise levels, forward coefficients, sigma schedules, sampler objects (``comfy.samplers``,
   ``comfy.model_sampling``, ``latent_preview``, ``comfy.k_diffusion``).
+* ``pack_samplers``: the pack's own samplers (boomerang_exact, boomerang_fast) as ComfyUI sampler functions.
 * ``pixel``: a diffusers pixel-space DDPM as a ComfyUI ``BaseModel`` + pixel-space VAE (``comfy.model_base``,
   ``comfy.sd``, ``folder_paths``).
 * ``family``: what a loaded model's family and network take (family name, network multiple, patch side).

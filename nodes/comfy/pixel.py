@@ -6,7 +6,7 @@ scheduler and Boomerang node sees the same levels the model was trained on (time
 level t, as in diffusers). What diffusers' DDPMScheduler.step does besides the schedule lives on that
 model_sampling too: its ``calculate_denoised`` returns the x0 prediction as step forms it (``sample``
 prediction, then dynamic thresholding or clipping), which every sampler uses, and it names the step
-variance (fixed_small/fixed_large) that ``boomerang_exact`` draws with (``sampling.VARIANCE_ATTR``).
+variance (fixed_small/fixed_large) that ``boomerang_exact`` draws with (``pack_samplers.VARIANCE_ATTR``).
 ComfyUI's other samplers have their own step noise and do not read it. The VAE is ComfyUI's ``pixel_space``
 VAE (IMAGE 0..1 <-> LATENT -1..1, BCHW).
 """
@@ -27,7 +27,7 @@ import folder_paths
 
 from ...boomerang import pixel_model
 from ...boomerang.ddpm_scheduler import StepSettings
-from .sampling import VARIANCE_ATTR
+from .pack_samplers import VARIANCE_ATTR
 
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "models"
 BUILTIN_SUFFIX = " (built-in)"
@@ -127,7 +127,7 @@ def model_patcher(ddpm: pixel_model.PixelDDPM):
     sampling_class = PixelSamplingV if ddpm.prediction_type == "v_prediction" else PixelSamplingEPS
     sampling = sampling_class(config)  # "sample" prediction: EPS noising, the output itself as x0
     sampling.step = ddpm.step
-    setattr(sampling, VARIANCE_ATTR, ddpm.step.variance)  # read by boomerang_exact (sampling._exact_function)
+    setattr(sampling, VARIANCE_ATTR, ddpm.step.variance)  # read by boomerang_exact (pack_samplers.exact_function)
     sampling.set_sigmas(ddpm.sigmas().float())
     base.model_sampling = sampling
     return comfy.model_patcher.ModelPatcher(base, load_device=comfy.model_management.get_torch_device(),

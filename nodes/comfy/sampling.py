@@ -21,9 +21,8 @@ import latent_preview
 from comfy.k_diffusion import sampling as k_sampling
 
 from ...boomerang import noise as bnoise
-from ...boomerang.checks import EXACT, BoomerangInputError, check_finite, check_int_range
+from ...boomerang.checks import EXACT, FAST, BoomerangInputError, check_finite, check_int_range
 from ...boomerang.frontier import level_line
-from ...boomerang.sampler import FIXED_SMALL, sample_boomerang_exact
 from ...boomerang.schedule import (
     LevelTable,
     auto_pass_fraction,
@@ -34,13 +33,11 @@ from ...boomerang.schedule import (
     sd_log_snr,
 )
 from .family import family_name, network_multiple
+from .pack_samplers import exact_function, fast_function, forward_coeffs
 from .vae_io import VAE_FIX
 
 META = "boomerang"  # key of the start-level metadata BoomerangNoise adds to a LATENT dict
 FLOW_T = 1000  # T used for models without a discrete timestep table (flow, continuous EDM/v)
-# Attribute of a model_sampling object naming boomerang_exact's step variance ("fixed_small" = Algorithm 1's
-# beta~, "fixed_large" = beta_t). Pixel models set it from their scheduler config (comfy/pixel.py); others lack it.
-VARIANCE_ATTR = "boomerang_variance"
 
 
 def model_sampling(model):
@@ -133,15 +130,6 @@ def auto_level(model, factor: float, passes: int = 1) -> tuple[int, str]:
 
     sd_t = int(round(fraction * 1000))
     return same_snr_level(log_snr, sd_log_snr(fraction), total), f"auto: the noise of SD's timestep {sd_t}"
-
-
-def forward_coeffs(ms, sigma: float) -> tuple[float, float]:
-    """(a, s) with noise_scaling(sigma, eps, x0) = a * x0 + s * eps, read off the model's own noise_scaling."""
-    sig = torch.tensor([float(sigma)], dtype=torch.float64)
-    one, zero = torch.ones(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
-    a = float(ms.noise_scaling(sig, zero.clone(), one.clone(), max_denoise=False))
-    s = float(ms.noise_scaling(sig, one.clone(), zero.clone(), max_denoise=False))
-    return a, s
 
 
 def latent_in(model, samples: torch.Tensor) -> torch.Tensor:
@@ -278,36 +266,8 @@ class _StartAtLevel(comfy.samplers.KSAMPLER):
         return False
 
 
-def _exact_function(model, x, sigmas, extra_args=None, callback=None, disable=None, noise_sampler=None):
-    """Algorithm 1 of Luzi et al. (2024) as a ComfyUI sampler function (any sigma grid, any model type)."""
-    ms = model.inner_model.model_patcher.get_model_object("model_sampling")
-    if noise_sampler is None:  # as a plain SAMPLER (SamplerCustom/SamplerCustomAdvanced)
-        seed = (extra_args or {}).get("seed")
-        if seed is None:
-            noise_sampler = k_sampling.default_noise_sampler(x, seed=None)
-        else:  # not k-diffusion's default: seeded like ComfyUI's initial noise, its first draw would be that
-            # very noise again, correlating the first step with x_t (variance +7% at t_boom 200; issue 16)
-            seeds = bnoise.item_seeds(seed, x.shape[0])
-            noise_sampler = bnoise.PerItemNoiseSampler(x, seeds, bnoise.STREAM_ANCESTRAL)
-    cache: dict[float, tuple[float, float]] = {}
-
-    def coeffs(sigma: float) -> tuple[float, float]:
-        if sigma not in cache:
-            cache[sigma] = forward_coeffs(ms, sigma)
-        return cache[sigma]
-
-    variance = getattr(ms, VARIANCE_ATTR, FIXED_SMALL)
-    return sample_boomerang_exact(model, x, sigmas, extra_args, callback, disable, noise_sampler, coeffs=coeffs,
-                                  variance=variance)
-
-
-def exact_ksampler() -> comfy.samplers.KSAMPLER:
-    """``boomerang_exact`` as a plain SAMPLER for SamplerCustom / SamplerCustomAdvanced."""
-    return comfy.samplers.KSAMPLER(_exact_function)
-
-
 def sampler_names() -> list[str]:
-    return [EXACT] + list(comfy.samplers.SAMPLER_NAMES)
+    return [EXACT, FAST] + list(comfy.samplers.SAMPLER_NAMES)
 
 
 def scheduler_names() -> list[str]:
@@ -325,10 +285,11 @@ def _noise_sampler_for(name: str, x_like: torch.Tensor, sigmas: torch.Tensor, se
 def make_sampler(name: str, x_like: torch.Tensor, sigmas: torch.Tensor, seeds: list[int],
                  stream: int = bnoise.STREAM_ANCESTRAL) -> comfy.samplers.KSAMPLER:
     """A sampler starting at sigmas[0] whose ancestral noise for item i depends on seeds[i] only."""
-    if name == EXACT:
-        return _StartAtLevel(_exact_function, {"noise_sampler": bnoise.PerItemNoiseSampler(x_like, seeds, stream)})
+    own = {EXACT: exact_function, FAST: fast_function}
+    if name in own:
+        return _StartAtLevel(own[name], {"noise_sampler": bnoise.PerItemNoiseSampler(x_like, seeds, stream)})
     if name not in comfy.samplers.SAMPLER_NAMES:
-        raise BoomerangInputError("sampler", f"{EXACT} or one of ComfyUI's samplers", name)
+        raise BoomerangInputError("sampler", f"{EXACT}, {FAST} or one of ComfyUI's samplers", name)
     base = comfy.samplers.sampler_object(name)
     if not isinstance(base, comfy.samplers.KSAMPLER):
         raise BoomerangInputError("sampler", "a k-diffusion style sampler", name)

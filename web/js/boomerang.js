@@ -110,7 +110,8 @@ export function boomerangLabel(node) {
   const sampler = widget(node, "sampler");
   const steps = widget(node, "steps") ?? 0;
   if (sampler !== undefined && t > 0) {
-    const perPass = sampler === "boomerang_exact" ? t : modelCalls(sampler, Math.min(steps, t));
+    const own = { boomerang_exact: t, boomerang_fast: Math.min(steps, t) }; // the pack's samplers: calls per pass
+    const perPass = sampler in own ? own[sampler] : modelCalls(sampler, Math.min(steps, t));
     if (perPass !== undefined) text += ` · ${perPass * passes} model evaluations`;
   }
   return text;
