@@ -7,6 +7,7 @@ T_BOOMS = (200, 500, 800)  # the start levels measured, of T
 # Fewest model calls at which the sampler (scheduler karras) holds both oracle laws, per model kind
 # (eps: discrete SD schedule; flow: shift 3) at each of T_BOOMS; None: held at no measured budget.
 FEWEST = {
+    'boomerang_fast':          {'eps': (6, 8, 8), 'flow': (6, 8, 10)},
     'euler_ancestral':         {'eps': (None, None, None), 'flow': (None, None, None)},
     'dpm_2_ancestral':         {'eps': (None, None, 29), 'flow': (None, None, None)},
     'dpmpp_2s_ancestral':      {'eps': (None, None, None), 'flow': (None, None, None)},
@@ -20,10 +21,13 @@ FEWEST = {
     'er_sde':                  {'eps': (None, None, None), 'flow': (None, None, None)},
     'seeds_2':                 {'eps': (19, 29, None), 'flow': (None, None, None)},
     'seeds_3':                 {'eps': (10, 10, 13), 'flow': (19, 19, 28)},
+    'sa_solver':               {'eps': (None, None, 10), 'flow': (None, None, 20)},
+    'sa_solver_pece':          {'eps': (None, None, 19), 'flow': (None, None, 19)},
 }
 # Model calls = per_step * steps + offset, fitted to the bench's counted calls (exact on each
 # measured point).
 CALLS = {
+    'boomerang_fast':          (1, 0),
     'euler_ancestral':         (1, 0),
     'dpm_2_ancestral':         (2, -1),
     'dpmpp_2s_ancestral':      (2, -1),
@@ -37,6 +41,8 @@ CALLS = {
     'er_sde':                  (1, 0),
     'seeds_2':                 (2, -1),
     'seeds_3':                 (3, -2),
+    'sa_solver':               (1, 0),
+    'sa_solver_pece':          (2, -1),
 }
 # Deterministic samplers (not benchmarked: no ancestral noise, narrower than the law).
 DETERMINISTIC = (

@@ -23,6 +23,7 @@ export const SAMPLER_CALLS = {
   res_multistep_ancestral: [1], res_multistep_ancestral_cfg_pp: [1], gradient_estimation: [1],
   gradient_estimation_cfg_pp: [1], er_sde: [1], seeds_2: [2, { last: [1] }], seeds_3: [3, { last: [1] }],
   sa_solver: [1], sa_solver_pece: [2, { first: [1] }], ddim: [1], uni_pc: [1], uni_pc_bh2: [1],
+  boomerang_fast: [1], // the pack's 10-call sampler: one model call per step
 };
 
 // Model evaluations of `steps` steps of `sampler` ending at sigma 0, or undefined when not known ahead.
@@ -110,8 +111,7 @@ export function boomerangLabel(node) {
   const sampler = widget(node, "sampler");
   const steps = widget(node, "steps") ?? 0;
   if (sampler !== undefined && t > 0) {
-    const own = { boomerang_exact: t, boomerang_fast: Math.min(steps, t) }; // the pack's samplers: calls per pass
-    const perPass = sampler in own ? own[sampler] : modelCalls(sampler, Math.min(steps, t));
+    const perPass = sampler === "boomerang_exact" ? t : modelCalls(sampler, Math.min(steps, t));
     if (perPass !== undefined) text += ` · ${perPass * passes} model evaluations`;
   }
   return text;
