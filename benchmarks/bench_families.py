@@ -288,6 +288,8 @@ def main(argv=None) -> None:
     parser.add_argument("--cpu", action="store_true", help="run on the CPU (the default here)")
     parser.add_argument("--out", type=Path, help="Markdown file (default docs/FAMILIES.md)")
     parser.add_argument("--families", help="comma-separated subset of testkit/family_oracles.py FAMILIES")
+    parser.add_argument("--samplers", help="comma-separated samplers instead of the candidates (e.g. boomerang_fast)")
+    parser.add_argument("--budgets", help="comma-separated model-call budgets instead of 10,15,20,30")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rt = runtime()
@@ -295,7 +297,11 @@ def main(argv=None) -> None:
     if args.families:
         families = [fo.BY_NAME[n] for n in args.families.split(",")]
     samplers = candidates(rt.pack_module(headless.PACK_DIR_NAME).nodes.comfy.sampling.sampler_names())
+    if args.samplers:
+        samplers = args.samplers.split(",")
     budgets, t_booms, size = BUDGETS, T_BOOMS, 32  # 16,384 values per cell, as FRONTIER.md
+    if args.budgets:
+        budgets = tuple(int(b) for b in args.budgets.split(","))
     if args.smoke:
         families, samplers, budgets, t_booms, size = [fo.BY_NAME["sd15"], fo.BY_NAME["flux_dev"]], samplers[:1], \
             (10,), (500,), 4

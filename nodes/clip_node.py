@@ -5,8 +5,7 @@ import logging
 
 from comfy_api.latest import io, ui
 
-from ..boomerang import checks
-from ..boomerang.checks import BoomerangInputError, check_int_range
+from ..boomerang.checks import BoomerangInputError
 from ..boomerang.imaging import INTERPOLATIONS, match_channel_stats, pad_to_multiple, resize_image, target_size
 from ..boomerang.video import clip_frames, pad_frames
 from . import inputs, tiling
@@ -14,7 +13,7 @@ from .cascade_node import color_match_input
 from .comfy import sampling, vae_io
 from .comfy.tiling import for_latent
 from .passes import run_passes
-from .upscale_node import MAX_FACTOR
+from .upscale_node import MAX_FACTOR, UpscaleThenBoomerang, check_upscale_inputs
 
 log = logging.getLogger("boomerang")
 
@@ -58,15 +57,7 @@ class UpscaleClipThenBoomerang(io.ComfyNode):
             outputs=[io.Image.Output(display_name="image")],
         )
 
-    @classmethod
-    def validate_inputs(cls, factor, t_boom, sampler, steps, passes, tile_size, denoise_tile=tiling.DEFAULT_TILE,
-                        denoise_overlap=tiling.DEFAULT_OVERLAP, tile_batch=1):
-        return checks.first_problem(checks.check_range("factor", factor, 1.0, MAX_FACTOR, "a number"),
-                                    checks.check_range("passes", passes, 1, 100),
-                                    checks.check_range("tile_size", tile_size, 0, 8192),
-                                    checks.check_fast_path(t_boom, sampler, steps),
-                                    checks.validate_tiling(denoise_tile, denoise_overlap, tile_batch,
-                                                           tiling.NODE_NAMES))
+    validate_inputs = classmethod(UpscaleThenBoomerang.validate_inputs.__func__)  # the same widget checks
 
     @classmethod
     def execute(cls, image, vae, model, positive, negative, factor, interpolation, t_boom, passes, cfg, sampler,
@@ -75,12 +66,7 @@ class UpscaleClipThenBoomerang(io.ComfyNode):
                 tile_batch=1) -> io.NodeOutput:
         if image.shape[0] == 0:
             raise BoomerangInputError("image", "a clip of at least 1 frame", "an empty batch (0 frames)")
-        if not 1.0 <= factor <= MAX_FACTOR:
-            raise BoomerangInputError("factor", f"a number in [1, {MAX_FACTOR:g}]", factor)
-        check_int_range("passes", passes, 1, 100)
-        check_int_range("tile_size", tile_size, 0, 8192)
-        if denoise_tiling != "off":
-            checks.check_tiling(denoise_tile, denoise_overlap, tile_batch, tiling.NODE_NAMES)
+        check_upscale_inputs(factor, passes, tile_size, denoise_tiling, denoise_tile, denoise_overlap, tile_batch)
         formulas = vae_io.frame_formulas(vae)
         if formulas is None:
             raise BoomerangInputError("vae", "a video VAE (3-D latents with a time axis: Wan, LTXV, ...)",

@@ -47,6 +47,17 @@ def decode(vae, samples, tile_size: int):
                      scale_num=ratio).movedim(1, -1)
 
 
+def check_upscale_inputs(factor, passes, tile_size, denoise_tiling, denoise_tile, denoise_overlap, tile_batch):
+    """The run-time checks Upscale then Boomerang and Upscale Clip then Boomerang share (a linked value skips
+    validate_inputs)."""
+    if not 1.0 <= factor <= MAX_FACTOR:
+        raise BoomerangInputError("factor", f"a number in [1, {MAX_FACTOR:g}]", factor)
+    check_int_range("passes", passes, 1, 100)
+    check_int_range("tile_size", tile_size, 0, 8192)
+    if denoise_tiling != "off":
+        checks.check_tiling(denoise_tile, denoise_overlap, tile_batch, tiling.NODE_NAMES)
+
+
 class UpscaleThenBoomerang(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -98,12 +109,7 @@ class UpscaleThenBoomerang(io.ComfyNode):
                 tile_batch=1) -> io.NodeOutput:
         if image.shape[0] == 0:
             raise BoomerangInputError("image", "a batch of at least 1 image", "an empty batch (0 items)")
-        if not 1.0 <= factor <= MAX_FACTOR:
-            raise BoomerangInputError("factor", f"a number in [1, {MAX_FACTOR:g}]", factor)
-        check_int_range("passes", passes, 1, 100)
-        check_int_range("tile_size", tile_size, 0, 8192)
-        if denoise_tiling != "off":
-            checks.check_tiling(denoise_tile, denoise_overlap, tile_batch, tiling.NODE_NAMES)
+        check_upscale_inputs(factor, passes, tile_size, denoise_tiling, denoise_tile, denoise_overlap, tile_batch)
         checks.check_vae_scales(vae.spacial_compression_encode(), vae.spacial_compression_decode(),
                                 family_name(model))
         width, height = target_size(image.shape[2], image.shape[1], factor)

@@ -22,31 +22,18 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
-from testkit.families import CPU, _cond, _config, _patcher, random_state, wan21_vae
+from testkit.families import CPU, TinyFamily, _cond, _config, _patcher, random_state, wan21_vae
 
 
 @dataclass
-class TinyVideoFamily:
+class TinyVideoFamily(TinyFamily):
     """A tiny video model with conditioning (cfg 1 needs only ``positive``) and a matching VAE factory."""
-    name: str
-    model: object  # comfy.model_patcher.ModelPatcher
-    positive: list
-    negative: list
-    make_vae: Callable[[int], object]  # seed -> comfy.sd.VAE of this family's latents
-    notes: dict = field(default_factory=dict)
-
-    @property
-    def model_sampling(self):
-        return self.model.get_model_object("model_sampling")
-
-    @property
-    def latent_format(self):
-        return self.model.get_model_object("latent_format")
+    make_vae: Callable[[int], object] | None = None  # seed -> comfy.sd.VAE of this family's latents
 
     def vae(self, seed: int = 0):
         return self.make_vae(seed)
@@ -76,7 +63,7 @@ def wan22(seed: int = 0) -> TinyVideoFamily:
     base = config.get_model({}, device=CPU)  # ComfyUI's own choice: WAN22(image_to_video=True)
     _initialise(base.diffusion_model, seed)
     pos, neg = _cond(seed + 1, 4, WAN22_TEXT), _cond(seed + 2, 4, WAN22_TEXT)
-    return TinyVideoFamily("wan22", _patcher(base), pos, neg, wan22_vae, {"model_base": type(base).__name__})
+    return TinyVideoFamily("wan22", _patcher(base), pos, neg, {"model_base": type(base).__name__}, make_vae=wan22_vae)
 
 
 # The Wan 2.2 VAE branch of comfy.sd.VAE.__init__ (ComfyUI 0.3.64 .. 0.3.75): frames 4n+1 <-> n+1, pixels 16x.
@@ -135,7 +122,7 @@ def ltxv(seed: int = 0) -> TinyVideoFamily:
     mask = torch.ones((1, 4), dtype=torch.long)  # the T5 encoder's integer attention mask LTXVModel.forward needs
     pos = _cond(seed + 1, 4, LTXV_TEXT, attention_mask=mask)
     neg = _cond(seed + 2, 4, LTXV_TEXT, attention_mask=mask)
-    return TinyVideoFamily("ltxv", _patcher(base), pos, neg, ltxv_vae, {"model_base": type(base).__name__})
+    return TinyVideoFamily("ltxv", _patcher(base), pos, neg, {"model_base": type(base).__name__}, make_vae=ltxv_vae)
 
 
 def ltxv_vae(seed: int = 0):

@@ -88,7 +88,8 @@ def test_forward_noise_has_the_t_boom_level(comfy, kind):
     assert abs(float(x_t.mean()) - a * X0) < 0.02 * sn
     assert abs(float(x_t.std()) / sn - 1.0) < 0.01
     assert abs(out["noisy"]["number"] - sn) < 1e-5 * sn
-    assert f"{t_boom}/1000 (30%)" in out["noisy"]["text"]
+    expected = f"timestep {t_boom}/1000 (30%)" if kind == "eps" else f"flow time 0.30 (t_boom {t_boom}/1000)"
+    assert expected in out["noisy"]["text"], out["noisy"]["text"]
 
 
 @pytest.mark.parametrize("kind", ["eps", "flow"])
