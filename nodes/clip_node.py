@@ -13,7 +13,7 @@ from .cascade_node import color_match_input
 from .comfy import sampling, vae_io
 from .comfy.tiling import for_latent
 from .passes import run_passes
-from .upscale_node import MAX_FACTOR, UpscaleThenBoomerang, check_upscale_inputs
+from .upscale_node import MAX_FACTOR, UpscaleThenBoomerang, auto_steps, check_upscale_inputs
 
 log = logging.getLogger("boomerang")
 
@@ -80,6 +80,7 @@ class UpscaleClipThenBoomerang(io.ComfyNode):
         latent = {"samples": vae_io.encode_clip(vae, padded, tile_size)}
         total = sampling.timesteps(model)
         per_pass, how = (t_boom, "") if t_boom > 0 else sampling.auto_level(model, factor, passes)
+        steps = auto_steps(t_boom, per_pass, steps)
         log.info("UpscaleClipThenBoomerang: %d frames (%d encoded, %d latent frames), %dx%d -> %dx%d, %d pass(es) "
                  "at t_boom %d/%d", frames, padded_frames, latent_frames, image.shape[2], image.shape[1], width,
                  height, passes, per_pass, total)

@@ -58,6 +58,16 @@ def check_upscale_inputs(factor, passes, tile_size, denoise_tiling, denoise_tile
         checks.check_tiling(denoise_tile, denoise_overlap, tile_batch, tiling.NODE_NAMES)
 
 
+def auto_steps(t_boom: int, per_pass: int, steps: int) -> int:
+    """The fast path's steps when the node chose t_boom itself: at most one per timestep of that level (a small
+    factor gives a small level, e.g. 1.1x -> 14/1000; the user's steps were not chosen for it). A t_boom the user
+    set keeps the usual refusal of steps > t_boom."""
+    if t_boom == 0 and 0 < per_pass < steps:
+        log.info("automatic t_boom %d is below steps %d: %d steps", per_pass, steps, per_pass)
+        return per_pass
+    return steps
+
+
 class UpscaleThenBoomerang(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -118,6 +128,7 @@ class UpscaleThenBoomerang(io.ComfyNode):
         latent = {"samples": vae_io.vae_encode(vae, padded, lambda v, p: encode(v, p, tile_size))}
         total = sampling.timesteps(model)
         per_pass, how = (t_boom, "") if t_boom > 0 else sampling.auto_level(model, factor, passes)
+        steps = auto_steps(t_boom, per_pass, steps)
         log.info("UpscaleThenBoomerang: %dx%d -> %dx%d, %d pass(es) at t_boom %d/%d", image.shape[2],
                  image.shape[1], width, height, passes, per_pass, total)
         model = for_latent(model, vae, latent["samples"], denoise_tiling, denoise_tile, denoise_overlap,

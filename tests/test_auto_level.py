@@ -25,7 +25,7 @@ def same_snr_t(model, sd_t: int) -> int:
     return min(range(1, 1000), key=lambda t: abs(math.log(flow_snr(model, t)) - target))
 
 
-def auto_level_line(comfy, name: str, factor: float) -> str:
+def auto_level_line(comfy, name: str, factor: float, sampler: str = "euler", steps: int = 1) -> str:
     tiny = fm.family(name)
     image = torch.rand((1, 16, 16, 3), generator=torch.Generator().manual_seed(1))
     graph = {
@@ -34,7 +34,7 @@ def auto_level_line(comfy, name: str, factor: float) -> str:
         "up": {"class_type": "UpscaleThenBoomerang", "inputs": {
             "image": ["obj", 4], "vae": ["obj", 1], "model": ["obj", 0], "positive": ["obj", 2],
             "negative": ["obj", 3], "factor": factor, "interpolation": "bilinear", "t_boom": 0, "passes": 1,
-            "cfg": 1.0, "sampler": "euler", "scheduler": "simple", "steps": 1, "seed": 5, "tile_size": 0,
+            "cfg": 1.0, "sampler": sampler, "scheduler": "karras", "steps": steps, "seed": 5, "tile_size": 0,
             "color_match": "off", "denoise_tiling": "off", "denoise_tile": 512, "denoise_overlap": 64,
             "tile_batch": 1}},
         "c": fm.capture("up", image=["up", 0]),
@@ -58,3 +58,11 @@ def test_flow_models_get_the_level_of_sds_noise(comfy, name):
 def test_ddpm_table_models_keep_the_papers_fraction(comfy):
     text = auto_level_line(comfy, "sd15", 4.0)
     assert re.search(r"timestep 200/1000 \(20%\)", text) and "auto: 0.2 T" in text, text
+
+
+def test_a_small_factor_with_the_default_steps_runs_at_one_step_per_timestep(comfy):
+    """Regression: at 1.1x the automatic level is SD's 14/1000 (0.1 x log2(1.1) = 0.0138), below the default 20
+    steps, and the node refused the run ("steps must be an integer in [1, 14]") though the user chose neither
+    value. Now an automatic level takes at most one step per timestep: 14 model evaluations."""
+    text = auto_level_line(comfy, "sd15", 1.1, sampler="dpmpp_3m_sde", steps=20)
+    assert re.search(r"timestep 14/1000", text) and "14 model evaluations" in text, text
