@@ -285,12 +285,13 @@ def test_model_evaluation_counts_match_comfyui_samplers(ui, comfy):
     model_calls = """([sampler, steps]) => import('/extensions/comfyui-boomerang/js/boomerang.js')
         .then(m => sampler === null ? Object.keys(m.SAMPLER_CALLS) : m.modelCalls(sampler, steps) ?? null)"""
     table = set(ui.page.evaluate(model_calls, [None, 0]))
-    assert table == set(SAMPLERS_0_38_1) - {"dpm_adaptive"}  # picks its own steps: no count is claimed
+    # dpm_adaptive picks its own steps (no count is claimed); boomerang_fast is the pack's (one call per step)
+    assert table == (set(SAMPLERS_0_38_1) - {"dpm_adaptive"}) | {"boomerang_fast"}
     installed = comfy.nodes.NODE_CLASS_MAPPINGS["KSampler"].INPUT_TYPES()["required"]["sampler_name"][0]
 
     def measure() -> dict:  # in a thread of its own: the executor runs its own event loop, Playwright holds this one
         counts = {}
-        for i, sampler in enumerate(s for s in installed if s in table):
+        for i, sampler in enumerate([s for s in installed if s in table] + ["boomerang_fast"]):
             for steps in (1, 4):
                 tag = f"calls-{i}-{steps}"
                 graph = oracle_boomerang(t_boom=200, batch=1, size=8, sampler=sampler, steps=steps)
