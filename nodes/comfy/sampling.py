@@ -166,6 +166,24 @@ def check_model_output(model, samples: torch.Tensor) -> torch.Tensor:
 EMPTY_LATENT_EXTRAS = ("downscale_ratio_spacial", "downscale_ratio_temporal")  # newer ComfyUI's empty latents
 
 
+def fix_empty(model, latent: dict, fix=None) -> torch.Tensor:
+    """The LATENT's samples through ``comfy.sample.fix_empty_latent_channels`` (or ``fix``) as the installed
+    ComfyUI's KSampler applies it: the ratios a newer empty latent carries (EMPTY_LATENT_EXTRAS) go by name, and
+    only those the installed function takes. 0.3.64 and 0.3.75 take neither (their KSampler ignores the keys);
+    0.38 takes both. Passed by position, a latent with only the temporal ratio gave it as the spatial one, and a
+    release taking fewer raised a TypeError."""
+    fix = comfy.sample.fix_empty_latent_channels if fix is None else fix
+    samples = latent["samples"]
+    if samples.ndim < 3:
+        return samples
+    try:
+        accepted = inspect.signature(fix).parameters
+    except (TypeError, ValueError):  # not introspectable: pass no extras, as the oldest releases take
+        accepted = {}
+    extras = {k: latent[k] for k in EMPTY_LATENT_EXTRAS if k in accepted and latent.get(k) is not None}
+    return fix(model, samples, **extras)
+
+
 def model_latent(model, latent: dict, input_name: str = "latent") -> dict:
     """The LATENT as this model samples it, checked. An empty latent gets the model's channel count and, for a
     model of video latents (Wan, Qwen-Image, Cosmos, ...), its time axis, by ComfyUI's own
@@ -175,9 +193,8 @@ def model_latent(model, latent: dict, input_name: str = "latent") -> dict:
         raise BoomerangInputError(input_name, "a LATENT with a 'samples' tensor", type(samples).__name__)
     if samples.shape[0] == 0:
         raise BoomerangInputError(input_name, "a batch of at least 1 latent", "an empty batch (0 items)")
-    extras = [latent[k] for k in EMPTY_LATENT_EXTRAS if k in latent]  # (only ComfyUI versions that take them)
-    fixed = comfy.sample.fix_empty_latent_channels(model, samples, *extras) if samples.ndim >= 3 else samples
-    if fixed is not samples or extras:
+    fixed = fix_empty(model, latent)
+    if fixed is not samples or any(k in latent for k in EMPTY_LATENT_EXTRAS):  # KSampler drops the ratios too
         latent = {k: v for k, v in latent.items() if k not in EMPTY_LATENT_EXTRAS}
         latent["samples"] = fixed
     latent_format = model.get_model_object("latent_format")
