@@ -70,7 +70,7 @@ class UpscaleClipThenBoomerang(io.ComfyNode):
         formulas = vae_io.frame_formulas(vae)
         if formulas is None:
             raise BoomerangInputError("vae", "a video VAE (3-D latents with a time axis: Wan, LTXV, ...)",
-                                      f"a VAE of {getattr(vae, 'latent_dim', 2)}-D latents",
+                                      f"a VAE of {vae_io.latent_dims(vae)}-D latents",
                                       "For image batches use Upscale then Boomerang (PRE)")
         frames = image.shape[0]
         padded_frames, latent_frames = clip_frames(frames, *formulas)

@@ -30,7 +30,7 @@ MAX_FACTOR = 64.0
 def encode(vae, pixels, tile_size: int):
     """VAE-encode [B, H, W, C] pixels to one latent per image (video VAEs included), in one pass of feathered
     tiles when larger than ``tile_size``."""
-    ratio = vae.spacial_compression_encode()
+    ratio = vae_io.spatial_ratios(vae)[0]
     if not tile_size or max(pixels.shape[1], pixels.shape[2]) <= tile_size:
         return vae_io.vae_encode_images(vae, pixels)
     return tiled_map(pixels.movedim(-1, 1), lambda t: vae_io.vae_encode_images(vae, t.movedim(1, -1)), tile_size,
@@ -39,7 +39,7 @@ def encode(vae, pixels, tile_size: int):
 
 def decode(vae, samples, tile_size: int):
     """VAE-decode a latent to [B, H, W, C], in one pass of feathered tiles when the output exceeds ``tile_size``."""
-    ratio = vae.spacial_compression_decode()
+    ratio = vae_io.spatial_ratios(vae)[1]
     tile = max(tile_size // ratio, 1)
     if not tile_size or max(samples.shape[-1], samples.shape[-2]) <= tile:
         return vae_io.vae_decode_images(vae, samples)
@@ -120,8 +120,7 @@ class UpscaleThenBoomerang(io.ComfyNode):
         if image.shape[0] == 0:
             raise BoomerangInputError("image", "a batch of at least 1 image", "an empty batch (0 items)")
         check_upscale_inputs(factor, passes, tile_size, denoise_tiling, denoise_tile, denoise_overlap, tile_batch)
-        checks.check_vae_scales(vae.spacial_compression_encode(), vae.spacial_compression_decode(),
-                                family_name(model))
+        checks.check_vae_scales(*vae_io.spatial_ratios(vae), family_name(model))
         width, height = target_size(image.shape[2], image.shape[1], factor)
         upscaled = resize_image(image[..., :3], width, height, interpolation)
         padded, _, _ = pad_to_multiple(upscaled, sampling.image_multiple(model, vae))  # cropped back after decoding

@@ -27,7 +27,7 @@ def vae_decode(vae, samples: torch.Tensor, decode=None) -> torch.Tensor:
 def vae_encode_images(vae, pixels: torch.Tensor) -> torch.Tensor:
     """IMAGE [B, H, W, C] -> latent samples with one entry per image. A VAE of 3-D latents (Wan, LTXV, ...)
     takes a batch of images as the frames of one clip; here each image is encoded as a one-frame clip."""
-    if getattr(vae, "latent_dim", 2) != 3 or pixels.shape[0] == 1:
+    if latent_dims(vae) != 3 or pixels.shape[0] == 1:
         return vae.encode(pixels)
     return torch.cat([vae.encode(pixels[i:i + 1]) for i in range(pixels.shape[0])])
 
@@ -41,6 +41,17 @@ def vae_decode_images(vae, samples: torch.Tensor) -> torch.Tensor:
     return images
 
 
+def spatial_ratios(vae) -> tuple[int, int]:
+    """(pixels per latent value when encoding, when decoding): ComfyUI's ``spacial_compression_encode`` and
+    ``spacial_compression_decode`` (they differ for Stable Cascade's stage C coder)."""
+    return int(vae.spacial_compression_encode()), int(vae.spacial_compression_decode())
+
+
+def latent_dims(vae) -> int:
+    """2 for image latents, 3 for video latents with a time axis (ComfyUI's ``VAE.latent_dim``)."""
+    return int(getattr(vae, "latent_dim", 2))
+
+
 def temporal_ratio(vae) -> int | None:
     """Video frames per latent frame of a video VAE (ComfyUI's ``temporal_compression_decode``), else None."""
     read = getattr(vae, "temporal_compression_decode", None)
@@ -52,7 +63,7 @@ def frame_formulas(vae):
     """(to_latent, to_pixels): a video VAE's own frame-count maps (``downscale_ratio[0]``, ``upscale_ratio[0]``,
     e.g. Wan's 4n + 1 -> n + 1 and back), or None for a VAE without a time axis."""
     down, up = getattr(vae, "downscale_ratio", None), getattr(vae, "upscale_ratio", None)
-    if getattr(vae, "latent_dim", 2) != 3 or not isinstance(down, tuple) or not isinstance(up, tuple):
+    if latent_dims(vae) != 3 or not isinstance(down, tuple) or not isinstance(up, tuple):
         return None
     if not callable(down[0]) or not callable(up[0]):
         return None
@@ -63,7 +74,7 @@ def encode_clip(vae, frames: torch.Tensor, tile: int = 0) -> torch.Tensor:
     """IMAGE frames [F, H, W, C] of one clip -> a [1, C, f, h, w] latent through a video VAE, in spatial tiles of
     ``tile`` pixels (ComfyUI's own ``encode_tiled``, every frame in each tile) when the frames are larger."""
     if tile and max(frames.shape[1], frames.shape[2]) > tile:
-        ratio = int(vae.spacial_compression_encode())
+        ratio = spatial_ratios(vae)[0]
         samples = vae.encode_tiled(frames, tile_x=tile, tile_y=tile, overlap=max(tile // 8, ratio))
     else:
         samples = vae.encode(frames)
@@ -73,7 +84,7 @@ def encode_clip(vae, frames: torch.Tensor, tile: int = 0) -> torch.Tensor:
 def decode_clip(vae, samples: torch.Tensor, tile: int = 0) -> torch.Tensor:
     """A [1, C, f, h, w] latent -> IMAGE frames [F, H, W, C], in spatial tiles of ``tile`` pixels (ComfyUI's own
     ``decode_tiled``) when the output is larger."""
-    ratio = int(vae.spacial_compression_decode())
+    ratio = spatial_ratios(vae)[1]
     if tile and max(samples.shape[-1], samples.shape[-2]) * ratio > tile:
         side = max(tile // ratio, 1)
         pixels = vae.decode_tiled(samples, tile_x=side, tile_y=side, overlap=max(side // 8, 1))
