@@ -16,11 +16,10 @@ class FastSetting:
     steps: int
 
 
-# dpmpp_3m_sde + karras, 20 steps: the fewest calls measured to hold both oracle laws at t_boom 0.2 - 0.8 T on every
-# model family's own schedule (docs/FAMILIES.md: 16 families) and to match boomerang_exact within 2 standard errors on
-# every anonymization metric of the digits model at 0.3 T and 0.5 T (docs/SAMPLERS_DIGITS.md).
-# The pack's boomerang_fast holds both laws at 10 calls on the unit-scale oracles (docs/FRONTIER.md) and on every
-# family's schedule (docs/FAMILIES_BOOMERANG_FAST.md) but is not the default yet: its variance is 5-18% narrow on
-# data far from unit scale, and on the digits model at 0.5 T its samples stay closer to their sources (pixel
-# distance beyond 2 SE, re-identification 7% vs 3%).
-RECOMMENDED = FastSetting(sampler="dpmpp_3m_sde", scheduler="karras", steps=20)
+# boomerang_fast + 10 calls (the scheduler is not used by it beyond its first and lowest level): the fewest calls
+# measured to hold both oracle laws at t_boom 0.2 - 0.8 T for EPS and flow models (docs/FRONTIER.md), on data of
+# sd 0.25 to 4 (the same doc's scale table) and on every model family's own schedule (docs/FAMILIES_BOOMERANG_FAST.md).
+# On the trained digits model (docs/SAMPLERS_DIGITS.md) its anonymization metrics are those of boomerang_exact within
+# the sampling uncertainty except the pixel distance at 0.5 T (about 4% shorter). dpmpp_3m_sde / karras / 20 (twice
+# the calls) also holds everywhere; boomerang_exact is the paper's Algorithm 1 (t_boom calls).
+RECOMMENDED = FastSetting(sampler="boomerang_fast", scheduler="karras", steps=10)

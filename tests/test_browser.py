@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from boomerang.advice import RECOMMENDED
 from headless.paths import NEWEST_FRONTEND, frontend_root
 from testkit.browser import (
     CHROME_ARGS,
@@ -249,14 +250,15 @@ def test_t_boom_label_updates_when_the_widget_changes(ui):
         return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() =>
             r([node.boomerangLabel, node.widgets.find(w => w.name === "boomerang_level").element.innerText]))));
     }"""
-    for value, text in [(400, "t_boom 400/1000 (40%) - local sample · 20 model evaluations"),
-                        (1000, "t_boom 1000/1000 (100%) - global sample · 20 model evaluations"),
+    calls = f"{RECOMMENDED.steps} model evaluations"  # the shipped default's sampler calls the model once per step
+    for value, text in [(400, f"t_boom 400/1000 (40%) - local sample · {calls}"),
+                        (1000, f"t_boom 1000/1000 (100%) - global sample · {calls}"),
                         (0, "t_boom 0/1000 (0%) - identity")]:
         assert page.evaluate(read, value) == [text, text]
     load_workflow(page, "pre_16x")
     label = page.evaluate("() => window.app.graph._nodes.find(n => n.comfyClass === 'UpscaleThenBoomerang')"
                           ".boomerangLabel")
-    assert label == "t_boom auto 600/1000 (60%) - local sample · 20 model evaluations"
+    assert label == f"t_boom auto 600/1000 (60%) - local sample · {calls}"
     fit_view(page)
     ui.shot("label_pre_16x")
 

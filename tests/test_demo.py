@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from boomerang.advice import RECOMMENDED
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO = [sys.executable, "-m", "headless", "demo"]  # run from the repo root, as `make demo` does
 
@@ -45,7 +47,7 @@ def test_demo_takes_your_checkpoint_and_image(comfy, tmp_path):
                            "--fractions", "0,0.3", "--steps", "3", "--output", str(tmp_path / "out"), "--cpu"],
                           capture_output=True, text=True, cwd=REPO, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "sampler dpmpp_3m_sde" in proc.stderr and "t_boom [0, 300]" in proc.stderr
+    assert f"sampler {RECOMMENDED.sampler}" in proc.stderr and "t_boom [0, 300]" in proc.stderr
     out = tmp_path / "out" / "boomerang-demo"
     images = sorted(out.glob("t0300_*.png"))
     assert len(images) == 2 and Image.open(images[0]).size == (40, 48)
