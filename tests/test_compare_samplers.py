@@ -43,7 +43,10 @@ def test_compare_samplers_smoke(tmp_path):  # about 1.5 minutes on 2 cores
     data = json.loads((out / "samplers_digits.json").read_text())
     meta, index = data["meta"], np.asarray(data["index"])
     assert meta["smoke"] and meta["t_booms"] == [30, 50] and meta["images"] == len(index) == 4
-    keys = ["boomerang_exact", "dpmpp_3m_sde-karras-20", "euler_ancestral-karras-4"]
+    from boomerang.advice import RECOMMENDED
+
+    rec = f"{RECOMMENDED.sampler}-{RECOMMENDED.scheduler}-{RECOMMENDED.steps}"
+    keys = ["boomerang_exact", rec, "euler_ancestral-karras-4"]
     assert [s["key"] for s in data["samplers"]] == keys
     # one dataset job per (sampler, t_boom), every item recorded done
     assert sorted(j["name"] for j in meta["jobs"]) == sorted(f"anonymize-{k}-t{t}" for k in keys for t in (30, 50))
@@ -52,8 +55,9 @@ def test_compare_samplers_smoke(tmp_path):  # about 1.5 minutes on 2 cores
         assert f"## t_boom = {t} (" in doc
         rows = data["t_boom"][str(t)]
         assert list(rows) == ["real"] + keys
-        # Algorithm 1 calls the model once per timestep; euler_ancestral and dpmpp_3m_sde once per step
-        assert [rows[k]["calls"] for k in keys] == [t, 20, 4]
+        # Algorithm 1 calls the model once per timestep; euler_ancestral and the recommended sampler (boomerang_fast,
+        # dpmpp_3m_sde before it) once per step
+        assert [rows[k]["calls"] for k in keys] == [t, RECOMMENDED.steps, 4]
         assert rows["boomerang_exact"]["cpu_ratio_to_reference"] == 1.0
         for key, row in rows.items():
             for metric in ("svm", "cnn", "reid_pixel", "reid_feature", "reid", "pixel_to_source"):
