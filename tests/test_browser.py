@@ -45,13 +45,19 @@ CONFIGS = ["pinned-classic", f"{NEWEST_FRONTEND}-classic", f"{NEWEST_FRONTEND}-n
 # every configuration is checked against the workflow's API twin, which tests/test_workflows.py executes.
 NEWEST_QUEUED = FACES + ["pre_4x"]
 QUEUED = {CONFIGS[0]: NAMES, CONFIGS[1]: NEWEST_QUEUED, CONFIGS[2]: NEWEST_QUEUED}
+# More configurations on demand, e.g. the frontend ComfyUI 0.3.64 pins: `python -m devtools.setup_env
+# --frontend=1.27.10`, then `BOOMERANG_BROWSER_CONFIGS=1.27.10-classic COMFYUI_PATH=<0.3.64 tree> pytest
+# tests/test_browser.py`. They run everything the newest frontend runs, the family workflows included.
+EXTRA_CONFIGS = os.environ.get("BOOMERANG_BROWSER_CONFIGS", "").split()
+CONFIGS += EXTRA_CONFIGS
+QUEUED.update({config: NEWEST_QUEUED for config in EXTRA_CONFIGS})
 
 # The workflows made for other families (issue 18) load in the newest frontend, both renderers (the node types are the
 # same in every configuration; all ten also passed in the pinned 1.32.9 when run there, about 15 s more;
 # tests/test_workflows_families.py executes their API twins).
 FAMILY_NAMES = [f"{f}_{w}" for f in ("sdxl", "flux_dev", "qwen_image", "wan22") for w in ("pre_4x", "variations")] + [
     "wan22_clip_variation", "wan22_clip_pre_4x"]
-FAMILY_CONFIGS = CONFIGS[1:]
+FAMILY_CONFIGS = CONFIGS[1:]  # with EXTRA_CONFIGS
 
 
 @pytest.fixture(scope="module")
