@@ -54,8 +54,8 @@ PROJECT_EXTRAS = ["pytest>=8", "requests", "scikit-image>=0.22", "playwright>=1.
 # it gets a small venv of its own in the cache, and tests/test_pack.py calls its `comfy` binary.
 COMFY_CLI = "comfy-cli==1.23.0"
 # The browser tests also serve the newest frontend (beside the one ComfyUI's requirements pin), unpacked into the
-# cache without its source maps; nothing is downloaded when the tests run.
-FRONTEND_WHEEL = f"comfyui-frontend-package=={NEWEST_FRONTEND}"
+# cache without its source maps; nothing is downloaded when the tests run. `--frontend=1.27.10` unpacks another one
+# (for BOOMERANG_BROWSER_CONFIGS, see tests/test_browser.py).
 FRONTEND_PREFIX = "comfyui_frontend_package/static/"
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright drives it (never `playwright install`)
 
@@ -185,19 +185,20 @@ def ensure_comfy_cli() -> Path:
     return venv / "bin" / "comfy"
 
 
-def ensure_frontend() -> Path:
-    """comfyui-frontend-package NEWEST_FRONTEND unpacked into the cache; returns its static folder."""
-    static = frontend_root()
+def ensure_frontend(version: str = NEWEST_FRONTEND) -> Path:
+    """comfyui-frontend-package ``version`` unpacked into the cache; returns its static folder."""
+    wheel = f"comfyui-frontend-package=={version}"
+    static = frontend_root(version)
     target = static.parents[1]
-    marker = target / f".boomerang-{FRONTEND_WHEEL}"
+    marker = target / f".boomerang-{wheel}"
     if marker.is_file():
         return static
-    staging = unpack_wheel(FRONTEND_WHEEL, target, lambda name: name.startswith(FRONTEND_PREFIX) and not
+    staging = unpack_wheel(wheel, target, lambda name: name.startswith(FRONTEND_PREFIX) and not
                            name.endswith(("/", ".map")), lambda name: name)
-    (staging / marker.name).write_text(FRONTEND_WHEEL + "\n")
+    (staging / marker.name).write_text(wheel + "\n")
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
-    log.info("frontend %s unpacked at %s", NEWEST_FRONTEND, static)
+    log.info("frontend %s unpacked at %s", version, static)
     return static
 
 
@@ -219,6 +220,9 @@ def main() -> None:
     if "--no-browser" not in sys.argv:
         ensure_chromium()
         ensure_frontend()  # only the browser tests use it
+        for arg in sys.argv[1:]:
+            if arg.startswith("--frontend="):
+                ensure_frontend(arg.split("=", 1)[1])
         ensure_comfy_cli()  # only the tests use it
     log.info("ready: ComfyUI at %s, venv at %s", comfy, venv)
 

@@ -1,10 +1,11 @@
 """The real frontend in a real browser: ComfyUI's server (main.py --cpu) with the pack, Debian's Chromium driven by
 Playwright, in three configurations: the frontend ComfyUI 0.3.75 pins (1.32.9) and the newest one (setup_env unpacks
 comfyui-frontend-package NEWEST_FRONTEND; served with --front-end-root), the latter both in the classic canvas and in
-"Nodes 2.0" (setting Comfy.VueNodes.Enabled). Every shipped workflow is loaded in each: no missing or red node, the
-t_boom level line shown as text on every Boomerang node, the API prompt the frontend builds equal to the workflow's
-API twin. Each configuration queues the workflows of QUEUED and waits for them; the face reports must then be shown
-as text. The help page of every node opens. Screenshots go to test-artifacts/browser/."""
+"Nodes 2.0" (setting Comfy.VueNodes.Enabled). Every shipped workflow is loaded in each (those for other model
+families in the newest frontend's two renderers): no missing or red node, the t_boom level line shown as text on every
+Boomerang node, the API prompt the frontend builds equal to the workflow's API twin. Each configuration queues the
+workflows of QUEUED and waits for them; the face reports must then be shown as text. The help page of every node
+opens. Screenshots go to test-artifacts/browser/."""
 import json
 import os
 import time
@@ -36,11 +37,6 @@ from testkit.browser import (
 CHROMIUM = os.environ.get("BOOMERANG_CHROMIUM", "/usr/bin/chromium")
 SHOTS = REPO / "test-artifacts" / "browser"
 NAMES = ["anonymize_faces", "anonymize_faces_in_photo", "pre_4x", "pre_8x", "pre_16x", "pre_cascade", "augment_dataset"]
-# The workflows made for other families (issue 18) load in one configuration, the newest frontend's classic canvas
-# (the node types and the layout check are the same in every configuration; tests/test_workflows_families.py
-# executes their API twins).
-FAMILY_NAMES = [f"{f}_{w}" for f in ("sdxl", "flux_dev", "qwen_image", "wan22") for w in ("pre_4x", "variations")] + [
-    "wan22_clip_variation", "wan22_clip_pre_4x"]
 FACES = ["anonymize_faces_in_photo"]  # the workflows with face nodes
 # (frontend, renderer): "pinned" is the frontend package ComfyUI's requirements.txt pins (1.32.9 for 0.3.75).
 CONFIGS = ["pinned-classic", f"{NEWEST_FRONTEND}-classic", f"{NEWEST_FRONTEND}-nodes2"]
@@ -50,6 +46,19 @@ CONFIGS = ["pinned-classic", f"{NEWEST_FRONTEND}-classic", f"{NEWEST_FRONTEND}-n
 # every configuration is checked against the workflow's API twin, which tests/test_workflows.py executes.
 NEWEST_QUEUED = FACES + ["pre_4x"]
 QUEUED = {CONFIGS[0]: NAMES, CONFIGS[1]: NEWEST_QUEUED, CONFIGS[2]: NEWEST_QUEUED}
+# More configurations on demand, e.g. the frontend ComfyUI 0.3.64 pins: `python -m devtools.setup_env
+# --frontend=1.27.10`, then `BOOMERANG_BROWSER_CONFIGS=1.27.10-classic COMFYUI_PATH=<0.3.64 tree> pytest
+# tests/test_browser.py`. They run everything the newest frontend runs, the family workflows included.
+EXTRA_CONFIGS = os.environ.get("BOOMERANG_BROWSER_CONFIGS", "").split()
+CONFIGS += EXTRA_CONFIGS
+QUEUED.update({config: NEWEST_QUEUED for config in EXTRA_CONFIGS})
+
+# The workflows made for other families (issue 18) load in the newest frontend, both renderers (the node types are the
+# same in every configuration; all ten also passed in the pinned 1.32.9 when run there, about 15 s more;
+# tests/test_workflows_families.py executes their API twins).
+FAMILY_NAMES = [f"{f}_{w}" for f in ("sdxl", "flux_dev", "qwen_image", "wan22") for w in ("pre_4x", "variations")] + [
+    "wan22_clip_variation", "wan22_clip_pre_4x"]
+FAMILY_CONFIGS = CONFIGS[1:]  # with EXTRA_CONFIGS
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +152,8 @@ def test_workflow_loads_with_its_level_lines_in_the_frontend(ui, name):
     """No missing or red node; every Boomerang node shows its level line as text (issue 17: Nodes 2.0 showed none);
     the prompt the frontend builds is the workflow's API twin (the text widgets add nothing to it); in the classic
     canvas no two nodes overlap (issue 10: the note covered a title, labels ran under the next row's title)."""
-    if name in FAMILY_NAMES and ui.config != CONFIGS[1]:
-        pytest.skip(f"the family workflows load in {CONFIGS[1]} only")
+    if name in FAMILY_NAMES and ui.config not in FAMILY_CONFIGS:
+        pytest.skip(f"the family workflows load in {FAMILY_CONFIGS} only")
     load_workflow(ui.page, name)
     found = problems(ui.page)
     assert found["missing"] == [] and found["red"] == [] and found["count"] > 3, found
@@ -159,9 +168,47 @@ def test_workflow_loads_with_its_level_lines_in_the_frontend(ui, name):
     _level_lines_shown(ui, name)
 
 
+# Set widgets as both renderers' widgets do on an edit (the classic canvas's and Nodes 2.0's update handler: value,
+# then the widget's callback), then let two frames pass.
+SET_WIDGETS = """([type, values]) => {
+    const node = window.app.graph._nodes.find(n => n.comfyClass === type);
+    for (const [name, value] of Object.entries(values)) {
+        const w = node.widgets.find(w => w.name === name);
+        w.value = value; w.callback?.(value, window.app.canvas, node);
+    }
+    window.app.graph.setDirtyCanvas(true, true);
+    return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r())));
+}"""
+
+
+def _automatic_level_follows_factor_and_passes(ui, outputs: dict) -> None:
+    """Regression: the server's level line of an automatic t_boom (t_boom 0) stayed after factor or passes changed,
+    though the level it names depends on both. Another factor or passes shows the frontend's line for the level the
+    backend would pick (boomerang.schedule.auto_t_boom); the settings of the run show the server's line again."""
+    from boomerang.schedule import auto_t_boom
+
+    def shown() -> str:
+        [row] = _level_lines_shown(ui, "pre_4x")
+        return row["shown"]
+
+    [row] = _level_lines_shown(ui, "pre_4x")
+    server_text = outputs[row["id"]]["text"][0]
+    assert row["type"] == "UpscaleThenBoomerang" and shown().startswith(server_text), (row, server_text)
+    for factor, passes in [(8.0, 1), (4.0, 2)]:
+        ui.page.evaluate(SET_WIDGETS, ["UpscaleThenBoomerang", {"factor": factor, "passes": passes}])
+        t = auto_t_boom(factor, 1000, passes)
+        calls = 20 * passes  # dpmpp_3m_sde: one model call per step, 20 steps (below t) per pass
+        assert shown() == f"t_boom auto {t}/1000 ({t // 10}%) - local sample · {calls} model evaluations", (
+            ui.config, factor, passes)
+    ui.page.evaluate(SET_WIDGETS, ["UpscaleThenBoomerang", {"factor": 4.0, "passes": 1}])
+    assert shown().startswith(server_text), ui.config
+
+
 @pytest.mark.parametrize("ui,name", [(c, n) for c in CONFIGS for n in QUEUED[c]], indirect=["ui"])
 def test_workflow_queues_and_finishes_in_the_browser(ui, name):
     load_workflow(ui.page, name)
+    if name == "pre_4x":  # a seed of its own in each configuration: its Boomerang node runs (not cached) and reports
+        ui.page.evaluate(SET_WIDGETS, ["UpscaleThenBoomerang", {"seed": 1 + CONFIGS.index(ui.config)}])
     history_before = set(get_json(f"{ui.url}/history"))
     ui.page.evaluate("async () => { await window.app.queuePrompt(0, 1); }")
     deadline = time.time() + 1200
@@ -188,6 +235,8 @@ def test_workflow_queues_and_finishes_in_the_browser(ui, name):
         server_text = outputs.get(row["id"], {}).get("text", [None])[0]
         if server_text and row["type"] != "BoomerangSigmas":
             assert row["shown"].startswith(server_text), (row, server_text)
+    if name == "pre_4x":
+        _automatic_level_follows_factor_and_passes(ui, outputs)
     reports = shown_texts(ui.page, "boomerang_report", FACE_NODES)
     ran = [row for row in reports if "text" in outputs.get(row["id"], {})]  # a face node no output needs stays idle
     assert bool(ran) == (name in FACES), reports
