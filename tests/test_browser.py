@@ -197,7 +197,7 @@ def _automatic_level_follows_factor_and_passes(ui, outputs: dict) -> None:
     for factor, passes in [(8.0, 1), (4.0, 2)]:
         ui.page.evaluate(SET_WIDGETS, ["UpscaleThenBoomerang", {"factor": factor, "passes": passes}])
         t = auto_t_boom(factor, 1000, passes)
-        calls = 20 * passes  # dpmpp_3m_sde: one model call per step, 20 steps (below t) per pass
+        calls = RECOMMENDED.steps * passes  # the shipped sampler: one model call per step (steps below t), per pass
         assert shown() == f"t_boom auto {t}/1000 ({t // 10}%) - local sample · {calls} model evaluations", (
             ui.config, factor, passes)
     ui.page.evaluate(SET_WIDGETS, ["UpscaleThenBoomerang", {"factor": 4.0, "passes": 1}])
