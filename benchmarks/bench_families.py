@@ -42,6 +42,9 @@ SIGMA_AT = (100, 200, 300, 500, 800)
 USES = {"augmentation": (0.25, 0.4), "anonymization": (0.5, 0.8), "PRE 2x - 16x": (0.1, 0.6)}
 
 
+ALTERNATIVE = "dpmpp_3m_sde"  # the stock sampler README names beside the default (twice its calls)
+
+
 def candidates(available) -> list[str]:
     wanted = [RECOMMENDED.sampler, "dpmpp_3m_sde", "dpmpp_2m_sde", "seeds_3"]
     return [s for s in dict.fromkeys(wanted) if s in available]
@@ -212,17 +215,20 @@ def render(results, smoke: bool, size: int, samplers, budgets, t_booms) -> str:
         "Fast setting: the fewest model calls (of those measured) holding both laws at every t_boom above; errors: "
         "the largest over those t_boom.", "",
         f"| family | model_sampling | cfg / guidance | fast setting | its errors | {RECOMMENDED.sampler} holds from "
-        f"| default ({RECOMMENDED.steps} steps) holds |",
-        "|---|---|---|---|---|---|---|"]
+        f"| default ({RECOMMENDED.steps} steps) holds | {ALTERNATIVE} holds from |",
+        "|---|---|---|---|---|---|---|---|"]
     for res in results:
         rec = res["recommend"]
         default = [r for r in res["rows"] if r["sampler"] == RECOMMENDED.sampler and r["steps"] == RECOMMENDED.steps]
         holds = ("yes" if all(r["holds"] for r in default) else "no") if default else "not measured"
         own = recommend(res["rows"], t_booms, RECOMMENDED.sampler)
         own_text = f"{own['rows'][0]['calls']} calls" if own else "-"
+        alt = recommend(res["rows"], t_booms, ALTERNATIVE)
+        alt_text = (f"{alt['rows'][0]['calls']} calls" if alt else "-") if any(
+            r["sampler"] == ALTERNATIVE for r in res["rows"]) else "not measured"
         same = f" (levels as {res['same_as']})" if res.get("same_as") else ""
         lines.append(f"| {res['label']}{same} | {res['sampling']} | {res['guidance']} | {_fmt_setting(rec)} | "
-                     f"{_fmt_errors(rec['rows']) if rec else '-'} | {own_text} | {holds} |")
+                     f"{_fmt_errors(rec['rows']) if rec else '-'} | {own_text} | {holds} | {alt_text} |")
     notes = [r for r in results if r["note"]]
     if notes:
         lines += [""] + [f"- {r['label']}: {r['note']}." for r in notes]

@@ -28,7 +28,9 @@ the model's lowest level bounds the grid):
 * **A floor at s/a = END_FRACTION (0.085) x r**, r = 1 / sqrt(1 / d^2 + a^2 / s^2) the posterior's scale at
   the start, then one last call that returns the denoised value: lower levels only spend calls (karras down
   to a flow model's lowest level, s/a = 0.003, puts 4 of 10 levels below s/a = 0.025); the last call loses
-  Var(x0 | x at the floor), < 1% of the law's variance.
+  Var(x0 | x at the floor), < 1% of the law's variance. Above FLOOR_CALLS (10) calls the floor falls as
+  10 / calls: d is the data's overall scale, and data with finer structure (a mode of sd d/3) lost up to 5% of
+  its within-mode sd at 15 - 30 calls with a fixed floor; so more calls always get closer to the exact law.
 
 Calls: one model evaluation per level, the last one included; ``calls`` levels for ``calls`` calls.
 """
@@ -48,6 +50,7 @@ except ImportError:  # pragma: no cover - tqdm ships with ComfyUI
 Coeffs = Callable[[float], tuple[float, float]]
 FIRST_FRACTION = 0.45  # length of the first step, in units of the later steps (in w)
 END_FRACTION = 0.085  # s/a of the lowest noisy level, in units of the posterior's scale at the start
+FLOOR_CALLS = 10  # more calls than this lower the floor in proportion, so the pass converges as calls grow
 SCALE_RANGE = (1e-2, 1e2)  # a measured data scale is clipped to this range
 LAMBDA_SPAN_CAP = 12.0  # a start level with a = 0 (flow's sigma 1) is spaced as if lambda_end - 12
 
@@ -105,7 +108,7 @@ def fast_sigmas(coeffs: Coeffs, sigma_start: float, sigma_floor: float, calls: i
     a0, s0 = coeffs(sigma_start)
     lam_start = half_log_snr(a0, s0)
     lam_floor = half_log_snr(*coeffs(sigma_floor))
-    lam_end = min(-math.log(END_FRACTION * posterior_scale(scale, a0, s0)), lam_floor)
+    lam_end = min(-math.log(END_FRACTION * posterior_scale(scale, a0, s0) * min(1.0, FLOOR_CALLS / calls)), lam_floor)
     if lam_end <= lam_start:  # a start below the floor: down to the caller's lowest level instead
         lam_end = lam_floor
     if calls == 1 or lam_end <= lam_start:
