@@ -4,7 +4,8 @@ samplers (``python -m benchmarks.bench_frontier --update boomerang_fast``) and k
 The sidecar holds what docs/FRONTIER.md is rendered from: the latent size, the start levels, the stochastic and
 deterministic samplers, the measured calls per steps, every cell's errors and the data-scale table's rows.
 ``from_markdown`` reads the same back from a FRONTIER.md written before the sidecar existed (to the precision the
-doc prints); ``python -m benchmarks.frontier_rows`` writes the sidecar from docs/FRONTIER.md that way.
+doc prints): ``python -m benchmarks.frontier_rows --from-markdown`` writes the sidecar from docs/FRONTIER.md that
+way; ``--render`` rewrites the doc, its plot and boomerang/frontier_table.py from the sidecar (no measuring).
 """
 from __future__ import annotations
 
@@ -125,10 +126,26 @@ def merge(stored: dict, rows, tables, scales, remeasured, stochastic, determinis
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--doc", type=Path, default=DOC)
+    how = parser.add_mutually_exclusive_group(required=True)
+    how.add_argument("--from-markdown", action="store_true", help="write the sidecar from the doc (once, for a "
+                     "doc written before the sidecar existed)")
+    how.add_argument("--render", action="store_true", help="rewrite the doc, its plot and boomerang/frontier_table.py "
+                     "from the sidecar (after a change to the doc's text, without measuring)")
     args = parser.parse_args(argv)
-    out = sidecar(args.doc)
-    out.write_text(dumps(from_markdown(args.doc.read_text())))
-    print(f"wrote {out}")
+    side = sidecar(args.doc)
+    if args.from_markdown:
+        side.write_text(dumps(from_markdown(args.doc.read_text())))
+        print(f"wrote {side}")
+        return
+    from benchmarks import frontier_table
+    from benchmarks.frontier_doc import SCHEDULER, plot, render_data
+
+    data = loads(side.read_text())
+    args.doc.write_text(render_data(data))
+    plot(data["rows"], args.doc.with_name("frontier.png"), tuple(data["t_booms"]))
+    module = args.doc.with_name("frontier_table.py") if data["smoke"] else frontier_table.MODULE
+    module.write_text(frontier_table.render_module(data["rows"], data["deterministic"], SCHEDULER, data["t_booms"]))
+    print(f"wrote {args.doc}, {args.doc.with_name('frontier.png')} and {module}")
 
 
 if __name__ == "__main__":
