@@ -21,6 +21,8 @@ bench:
 	$(VENV)/bin/python -m benchmarks.bench_perf $(ARGS)
 
 # Calls versus law for every stochastic sampler on the Gaussian and two-mode oracles -> docs/FRONTIER.md + .png
+# (ARGS='--size 32' as the committed doc; ARGS='--update boomerang_fast' re-measures that sampler only, keeping
+# the other rows from docs/frontier_rows.json, about 30 s on 2 CPU cores)
 bench-frontier:
 	$(PYTHON) -m devtools.setup_env --no-browser
 	$(VENV)/bin/python -m benchmarks.bench_frontier $(ARGS)

@@ -1,8 +1,11 @@
 """The calls-versus-law frontier of Boomerang's fast path (issue 19): error of every stochastic sampler against
 the exact laws of the Gaussian oracle and of the two-mode (mixture) oracle, per number of model calls.
 
-Run from the repository root: ``python -m benchmarks.bench_frontier`` (writes docs/FRONTIER.md and
-docs/frontier.png); ``--smoke`` runs two samplers on tiny latents into a temporary folder (for the tests).
+Run from the repository root: ``python -m benchmarks.bench_frontier`` (writes docs/FRONTIER.md, docs/frontier.png,
+the rows' sidecar docs/frontier_rows.json and boomerang/frontier_table.py; hours on 2 CPU cores at --size 32);
+``--update boomerang_fast`` re-measures only the samplers named (and boomerang_exact's reference rows only if
+named) at the kept rows' size, keeps every other sampler's rows from the sidecar and rewrites the same files;
+``--smoke`` runs two samplers on tiny latents into a temporary folder (for the tests).
 
 * Samplers: ComfyUI's KSAMPLER_NAMES, minus the ``_gpu`` twins (the same algorithm with the noise drawn on the
   GPU) and the ``_cfg_pp`` variants (the same update at cfg 1), minus ``dpm_fast``/``dpm_adaptive`` (their
@@ -29,7 +32,23 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import frontier_table
+from benchmarks import frontier_rows, frontier_table
+from benchmarks.frontier_doc import (
+    BOUNDS,
+    BUDGETS,
+    EXACT,
+    FAST,
+    KINDS,
+    MU,
+    SCHEDULER,
+    SHIFT,
+    T_BOOMS,
+    X0_GAUSS,
+    X0_MIX,
+    S,
+    plot,
+    render_data,
+)
 from testkit import graphs
 from testkit.mixture_law import SYMMETRIC, continuous_law, summarise
 from testkit.oracle_law import boomerang_law, flow_alpha_bars, sd_alpha_bars
@@ -37,16 +56,6 @@ from testkit.runtime import runtime
 
 log = logging.getLogger("boomerang.bench_frontier")
 REPO = Path(__file__).resolve().parent.parent
-BUDGETS = (4, 6, 8, 10, 15, 20, 30)
-T_BOOMS = (200, 500, 800)
-KINDS = ("eps", "flow")
-SHIFT = 3.0
-MU, S, X0_GAUSS = 0.3, 1.0, 1.8
-X0_MIX = 1.5
-SCHEDULER = "karras"
-EXACT = "boomerang_exact"
-FAST = "boomerang_fast"
-BOUNDS = {"mean": 0.03, "var": 0.03, "switch": 0.10, "mode_mean": 0.03, "mode_sd": 0.03}
 SKIP = {"dpm_fast", "dpm_adaptive"}
 SCALES = (0.25, 0.5, 2.0, 4.0)  # data sd of the scale table (the main table's Gaussian has sd 1)
 SCALE_SETTINGS = ((FAST, 10), ("dpmpp_3m_sde", 10), ("dpmpp_3m_sde", 20))
@@ -120,10 +129,12 @@ def cell(rt, sampler: str, steps: int, kind: str, t_boom: int, size: int) -> dic
     return {"sampler": sampler, "steps": steps, "calls": calls, "kind": kind, "t_boom": t_boom, **judge(g, m, ab)}
 
 
-def measure(rt, samplers: list[str], budgets, t_booms, kinds, size: int, progress=None) -> tuple[list[dict], dict]:
-    """Every cell; ``progress(rows, tables)`` after each sampler (the doc is rewritten as the rows come)."""
+def measure(rt, samplers: list[str], budgets, t_booms, kinds, size: int, progress=None,
+            exact: bool = True) -> tuple[list[dict], dict]:
+    """Every cell (boomerang_exact's reference rows first, if ``exact``); ``progress(rows, tables)`` after each
+    sampler (the doc is rewritten as the rows come)."""
     rows, tables = [], {}
-    for kind in kinds:
+    for kind in kinds if exact else ():
         for t_boom in t_booms:
             rows.append(cell(rt, EXACT, 1, kind, t_boom, size))
             log.info("%s", rows[-1])
@@ -146,11 +157,14 @@ def measure(rt, samplers: list[str], budgets, t_booms, kinds, size: int, progres
     return rows, tables
 
 
-def scale_rows(rt, t_booms, size: int) -> list[dict]:
-    """Signed variance error on Gaussian data N(MU, s^2) of other scales s (x0 = MU + 1.5 s): boomerang_fast's grid
-    places its knee at s/a = 1, the scale of latents; how far does the law hold away from it?"""
+def scale_rows(rt, t_booms, size: int, samplers=None) -> list[dict]:
+    """Signed variance error on Gaussian data N(MU, s^2) of other scales s (x0 = MU + 1.5 s), for the settings of
+    SCALE_SETTINGS (those of ``samplers`` only, if given): the main table's data has sd 1; boomerang_fast reads
+    each item's scale from its first call, the stock samplers' karras grids do not."""
     rows = []
     for sampler, steps in SCALE_SETTINGS:
+        if samplers is not None and sampler not in samplers:
+            continue
         for s in SCALES:
             x0 = MU + 1.5 * s
             for kind in KINDS:
@@ -166,126 +180,42 @@ def scale_rows(rt, t_booms, size: int) -> list[dict]:
     return rows
 
 
-def frontier(rows) -> dict:
-    """Fewest measured calls at which a sampler holds every error, per (sampler, kind, t_boom)."""
-    best = {}
-    for r in rows:
-        key = (r["sampler"], r["kind"], r["t_boom"])
-        if r["holds"] and (key not in best or r["calls"] < best[key]):
-            best[key] = r["calls"]
-    return best
-
-
-FAST_NOTE = (
-    "boomerang_fast (the pack's sampler, boomerang/fast_sampler.py) is the DPM-Solver++(3M) SDE update on a grid "
-    "of levels of its own: uniform in softplus(log-SNR - knee), knee at s/a = 1, the first step half as long as the "
-    "others, the lowest noisy level at s/a = 0.07, then one call that returns the denoised value (steps = model "
-    "calls). What the stock samplers lose at 10 calls, and this grid does not: (1) a multistep solver's first step "
-    "has no history: it is a plain DDPM step, which draws with the forward posterior's variance and misses the "
-    "posterior term c_x0^2 Var(x0 | x_t) (Bao et al. 2022, Analytic-DPM), so a long first step leaves the spread "
-    "and the mode switches short at small t_boom (dpmpp_3m_sde/karras/10: variance -5%, switches -25% at EPS 0.2 T); "
-    "(2) karras down to a flow model's lowest level (s/a = 0.003; SD's EPS schedule stops at 0.03) puts 4 of 10 "
-    "levels below s/a = 0.025 (EPS: 1) and takes its first step from s/a 12 to 1.4 at 0.8 T (flow at 10 calls: "
-    "variance -20% at every t_boom); (3) a grid uniform in log-SNR over-spreads at 0.8 T (third-order steps over "
-    "long steps around s/a = 1). The knee assumes data of about unit scale (latents are scaled to it); the table "
-    "\"Away from unit scale\" below measures the law on Gaussian data of sd 0.25 to 4.")
-
-
-def render(rows, tables, stochastic, deterministic, size: int, smoke: bool, t_booms=T_BOOMS,
-           scales=()) -> str:
-    n = 16 * size * size
-    best = frontier(rows)
-    samplers = list(dict.fromkeys(r["sampler"] for r in rows))
-    mode = " --smoke (tiny samples: not a measurement)" if smoke else ""
-    lines = ["# Calls versus law: the frontier of Boomerang's fast path", "",
-             f"Written by `python -m benchmarks.bench_frontier`{mode}. Hardware: 2 CPU cores, x86_64 (errors, not "
-             f"times, are the measure). {n:,} values per cell, scheduler {SCHEDULER}, t_boom in {list(t_booms)} of "
-             f"T = 1000, EPS (SD schedule) and flow (shift {SHIFT}).", "",
-             "Truths: the continuous Boomerang law (exact posterior averaged over the forward noise) of Gaussian data "
-             f"N({MU}, {S}^2) from x0 = {X0_GAUSS}, and of the mixture 0.5 N(-1.5, 0.5^2) + 0.5 N(1.5, 0.5^2) from "
-             f"x0 = {X0_MIX} (mode = side of 0). A cell holds when every error <= bound + 3 standard errors of the "
-             "cell: "
-             "Gaussian mean 0.03 sd, variance 3%; mixture mode-switch share 10% of the law's share, within-mode "
-             "mean 0.03 within-mode sd, within-mode sd 3%.", "",
-             f"Stochastic (output changes with the sampler seed): {', '.join(stochastic)}. "
-             f"Deterministic, not benchmarked: {', '.join(deterministic) or '-'}.", "",
-             ]
-    measured = [smp for smp in samplers if smp != EXACT]
-    if [smp for smp in stochastic if smp not in measured]:
-        lines += [f"Partial: the samplers measured so far are {', '.join(measured) or 'none'}.", ""]
-    lines += ["## Fewest model calls that hold the law", "",
-             "| sampler | " + " | ".join(f"{k} {t}" for k in KINDS for t in t_booms)
-             + " | calls per steps (measured) |",
-             "|---|" + "---|" * (len(KINDS) * len(t_booms) + 1)]
-    for smp in samplers:
-        cells = [str(best.get((smp, k, t), "-")) for k in KINDS for t in t_booms]
-        measured = list(tables.get(smp, {}).items())[:6]
-        per = "t_boom" if smp == EXACT else ", ".join(f"{s}:{c}" for s, c in measured)
-        lines.append(f"| {smp} | " + " | ".join(cells) + f" | {per} |")
-    lines += ["", "'-': not held at any measured budget (4, 6, 8, 10, 15, 20, 30 calls)."]
-    if FAST in samplers:
-        lines += ["", FAST_NOTE]
-    if scales:
-        lines += ["", "## Away from unit scale", "",
-                  f"Variance error (signed) on Gaussian data N({MU}, s^2) from x0 = {MU} + 1.5 s; the Gaussian "
-                  "tolerance is 3% + 3 standard errors (~4.7%).", "",
-                  "| sampler | steps | data sd | " + " | ".join(f"{k} {t}" for k in KINDS for t in t_booms) + " |",
-                  "|---|---|---|" + "---|" * (len(KINDS) * len(t_booms))]
-        for (smp, steps, sd) in dict.fromkeys((r["sampler"], r["steps"], r["s"]) for r in scales):
-            errs = {(r["kind"], r["t_boom"]): r["var_err"] for r in scales
-                    if (r["sampler"], r["steps"], r["s"]) == (smp, steps, sd)}
-            lines.append(f"| {smp} | {steps} | {sd} | "
-                         + " | ".join(f"{100 * errs[(k, t)]:+.1f}%" for k in KINDS for t in t_booms) + " |")
-    lines += ["",
-              "## Every cell", "", "Errors: Gaussian mean (sd) and variance (relative); mixture mode-switch share "
-              "(relative), within-mode mean (within-mode sd) and sd (relative). worst = largest error / tolerance.", "",
-              "| sampler | steps | calls | kind | t_boom | mean | var | switch (law) | mode mean | mode sd | worst "
-              "| holds |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        e = r["err"]
-        lines.append(f"| {r['sampler']} | {r['steps']} | {r['calls']} | {r['kind']} | {r['t_boom']} | "
-                     f"{e['mean']:.3f} | {100 * e['var']:.1f}% | {100 * e['switch']:.1f}% ({r['switch_law']:.3f}) | "
-                     f"{e['mode_mean']:.3f} | {100 * e['mode_sd']:.1f}% | {r['worst']:.2f} | "
-                     f"{'yes' if r['holds'] else 'no'} |")
-    return "\n".join(lines) + "\n"
-
-
-def plot(rows, path: Path, t_booms=T_BOOMS) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(KINDS), len(t_booms), figsize=(5 * len(t_booms), 8), sharey=True, squeeze=False)
-    for i, kind in enumerate(KINDS):
-        for j, t_boom in enumerate(t_booms):
-            ax = axes[i][j]
-            ax.set_prop_cycle(color=plt.cm.tab20.colors)  # 13+ samplers: no two share a colour
-            for smp in dict.fromkeys(r["sampler"] for r in rows if r["sampler"] != EXACT):
-                pts = sorted((r["calls"], r["worst"]) for r in rows
-                             if r["sampler"] == smp and r["kind"] == kind and r["t_boom"] == t_boom)
-                if pts:
-                    ax.plot(*zip(*pts), marker="o", label=smp)
-            ax.axhline(1.0, color="k", lw=1)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_title(f"{kind}, t_boom {t_boom}")
-            ax.set_xlabel("model calls")
-            if j == 0:
-                ax.set_ylabel("worst error / tolerance")
-    axes[0][-1].legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+def _stored(args, parser, out: Path, names: list[str]) -> dict:
+    """The rows to keep: those of the sidecar beside ``out`` (else read from ``out`` itself, a FRONTIER.md written
+    before the sidecar existed) under ``--update``; none for a full run."""
+    if not args.update:
+        return {"size": args.size, "smoke": args.smoke, "t_booms": [], "stochastic": [], "deterministic": [],
+                "updated": [], "tables": {}, "rows": [], "scales": []}
+    side = frontier_rows.sidecar(out)
+    if side.exists():
+        stored = frontier_rows.loads(side.read_text())
+    elif out.exists():
+        stored = frontier_rows.from_markdown(out.read_text())
+    else:
+        parser.error(f"--update keeps the rows of {side} or {out}: neither exists (run the full bench first)")
+    unknown = [n for n in args.update if n not in names + [EXACT]]
+    if unknown:
+        parser.error(f"--update: {', '.join(unknown)} not among the benchmarked samplers ({', '.join(names)})")
+    if args.size not in (None, stored["size"]) or stored["smoke"] != args.smoke:
+        parser.error(f"--update measures as the kept rows were: size {stored['size']}, smoke {stored['smoke']}")
+    return stored
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="two samplers, tiny latents, into a temporary folder")
-    parser.add_argument("--out", type=Path, help="Markdown file (default docs/FRONTIER.md; the plot goes beside it)")
-    parser.add_argument("--size", type=int, help="latent side: 4 x 4 x size^2 values per cell (default 64)")
+    parser.add_argument("--out", type=Path, help="Markdown file (default docs/FRONTIER.md; the plot and the rows' "
+                        f"sidecar {frontier_rows.SIDECAR_NAME} go beside it)")
+    parser.add_argument("--size", type=int, help="latent side: 4 x 4 x size^2 values per cell (default 64; "
+                        "--update: the kept rows' size)")
     parser.add_argument("--samplers", help="comma-separated subset of the samplers (default: every candidate)")
+    parser.add_argument("--update", type=lambda v: [n.strip() for n in v.split(",") if n.strip()],
+                        help="comma-separated samplers to re-measure (their rows, calls per steps and scale-table "
+                        "rows); every other sampler's rows are kept from the sidecar (boomerang_exact's reference "
+                        "rows too, unless named)")
     args = parser.parse_args(argv)
+    if args.update and args.samplers:
+        parser.error("--update and --samplers do not go together")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rt = runtime()
     import comfy.samplers  # after the runtime has put ComfyUI on the path
@@ -298,20 +228,42 @@ def main(argv=None) -> None:
         if args.samplers:
             names = [n for n in args.samplers.split(",") if n in names]
         out = args.out or REPO / "docs" / "FRONTIER.md"
-    stochastic = [n for n in names if is_stochastic(rt, n)]
-    deterministic = [n for n in names if n not in stochastic]
+    stored = _stored(args, parser, out, names)
+    if args.update:
+        t_booms, size = tuple(stored["t_booms"]), stored["size"]
+        checked = {n: is_stochastic(rt, n) for n in args.update if n != EXACT}
+        stochastic = [n for n in stored["stochastic"] if checked.get(n, True)]
+        stochastic += [n for n in checked if checked[n] and n not in stochastic]
+        deterministic = [n for n in stored["deterministic"] if not checked.get(n, False)]
+        deterministic += [n for n in checked if not checked[n] and n not in deterministic]
+        measured, exact = [n for n in checked if checked[n]], EXACT in args.update
+    else:
+        stochastic = [n for n in names if is_stochastic(rt, n)]
+        deterministic = [n for n in names if n not in stochastic]
+        measured, exact = stochastic, True
     out.parent.mkdir(parents=True, exist_ok=True)
+    side = frontier_rows.sidecar(out)
+    dropped = [n for n in args.update or () if n in deterministic]  # re-checked: no longer stochastic
 
     def write(rows, tables, scales=()):
-        out.write_text(render(rows, tables, stochastic, deterministic, size, args.smoke, t_booms, scales))
-        plot(rows, out.with_name("frontier.png"), t_booms)
+        """Merge with the kept rows, write the sidecar, then the doc and plot from what the sidecar reads back."""
+        done = [*tables, *dropped, *([EXACT] if exact else [])]
+        data = frontier_rows.merge(stored, rows, tables, scales, done, stochastic, deterministic)
+        data.update(size=size, t_booms=list(t_booms), updated=data["updated"] if args.update else [])
+        side.write_text(frontier_rows.dumps(data))
+        data = frontier_rows.loads(side.read_text())
+        out.write_text(render_data(data))
+        plot(data["rows"], out.with_name("frontier.png"), t_booms)
+        return data
 
-    rows, tables = measure(rt, stochastic, budgets, t_booms, KINDS, size, progress=write)
-    write(rows, tables, scale_rows(rt, t_booms, size) if FAST in stochastic and not args.smoke else ())
+    rows, tables = measure(rt, measured, budgets, t_booms, KINDS, size, progress=write, exact=exact)
+    scaled = {smp for smp, _ in SCALE_SETTINGS}  # full run: the scale table with boomerang_fast; --update: its own
+    scaled = set() if args.smoke else scaled & set(measured) if args.update else scaled if FAST in measured else set()
+    data = write(rows, tables, scale_rows(rt, t_booms, size, scaled) if scaled else ())
     # The level line's data (boomerang/frontier_table.py), beside a smoke run's doc, else in the pack.
     module = out.with_name("frontier_table.py") if args.smoke else frontier_table.MODULE
-    module.write_text(frontier_table.render_module(rows, deterministic, SCHEDULER, t_booms))
-    print(f"wrote {out}, {out.with_name('frontier.png')} and {module}")
+    module.write_text(frontier_table.render_module(data["rows"], data["deterministic"], SCHEDULER, t_booms))
+    print(f"wrote {out}, {out.with_name('frontier.png')}, {side} and {module}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ T_BOOMS = (200, 500, 800)  # the start levels measured, of T
 # Fewest model calls at which the sampler (scheduler karras) holds both oracle laws, per model kind
 # (eps: discrete SD schedule; flow: shift 3) at each of T_BOOMS; None: held at no measured budget.
 FEWEST = {
-    'boomerang_fast':          {'eps': (6, 8, 8), 'flow': (6, 8, 10)},
+    'boomerang_fast':          {'eps': (6, 8, 8), 'flow': (8, 8, 8)},
     'euler_ancestral':         {'eps': (None, None, None), 'flow': (None, None, None)},
     'dpm_2_ancestral':         {'eps': (None, None, 29), 'flow': (None, None, None)},
     'dpmpp_2s_ancestral':      {'eps': (None, None, None), 'flow': (None, None, None)},
