@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= $(CURDIR)/.venv
 export BOOMERANG_VENV := $(VENV)
 
-.PHONY: gpu-check-prepare gpu-check demo test workflows bench bench-frontier bench-families bench-tiling bench-locality bench-datasets bench-anonymity bench-paper bench-samplers bench-video dataset digits-model
+.PHONY: gpu-check-prepare gpu-check demo test workflows bench bench-frontier bench-points bench-families bench-tiling bench-locality bench-datasets bench-anonymity bench-paper bench-samplers bench-video dataset digits-model
 demo:
 	$(PYTHON) -m devtools.setup_env --no-browser
 	$(VENV)/bin/python -m headless demo $(ARGS)
@@ -26,6 +26,12 @@ bench:
 bench-frontier:
 	$(PYTHON) -m devtools.setup_env --no-browser
 	$(VENV)/bin/python -m benchmarks.bench_frontier $(ARGS)
+
+# Fast samplers on a many-mode oracle (N training points in D dimensions, exact denoiser) against Algorithm 1
+# -> docs/POINTS.md (a few minutes on 2 CPU cores)
+bench-points:
+	$(PYTHON) -m devtools.setup_env --no-browser
+	$(VENV)/bin/python -m benchmarks.bench_points $(ARGS)
 
 # Per-family guidance: fast samplers on each family's own model_sampling, t_boom meaning and ranges -> docs/FAMILIES.md
 # (about 25 min on 2 contended CPU cores). After a new docs/FRONTIER.md: python -m benchmarks.frontier_table

@@ -26,6 +26,7 @@ import numpy as np
 
 import headless
 from benchmarks import bench_frontier as bf
+from benchmarks import frontier_doc
 from boomerang.advice import RECOMMENDED
 from testkit import family_oracles as fo
 from testkit import graphs
@@ -258,11 +259,8 @@ def render(results, smoke: bool, size: int, samplers, budgets, t_booms) -> str:
               "| holds |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for res in (r for r in results if not r.get("same_as")):
         for r in res["rows"]:
-            e = r["err"]
             lines.append(f"| {res['name']} | {r['sampler']} | {r['steps']} | {r['calls']} | {r['t_boom']} | "
-                         f"{e['mean']:.3f} | {100 * e['var']:.1f}% | {100 * e['switch']:.1f}% "
-                         f"({r['switch_law']:.3f}) | {e['mode_mean']:.3f} | {100 * e['mode_sd']:.1f}% | "
-                         f"{r['worst']:.2f} | {'yes' if r['holds'] else 'no'} |")
+                         f"{frontier_doc.error_cells(r)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -107,12 +107,16 @@ def render(rows, tables, stochastic, deterministic, size: int, smoke: bool, t_bo
               "| holds |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        e = r["err"]
         lines.append(f"| {r['sampler']} | {r['steps']} | {r['calls']} | {r['kind']} | {r['t_boom']} | "
-                     f"{e['mean']:.3f} | {100 * e['var']:.1f}% | {100 * e['switch']:.1f}% ({r['switch_law']:.3f}) | "
-                     f"{e['mode_mean']:.3f} | {100 * e['mode_sd']:.1f}% | {r['worst']:.2f} | "
-                     f"{'yes' if r['holds'] else 'no'} |")
+                     f"{error_cells(r)} |")
     return "\n".join(lines) + "\n"
+
+
+def error_cells(r) -> str:
+    """A cell's errors as table cells: mean, var, switch (law), mode mean, mode sd, worst, holds."""
+    e = r["err"]
+    return (f"{e['mean']:.3f} | {100 * e['var']:.1f}% | {100 * e['switch']:.1f}% ({r['switch_law']:.3f}) | "
+            f"{e['mode_mean']:.3f} | {100 * e['mode_sd']:.1f}% | {r['worst']:.2f} | {'yes' if r['holds'] else 'no'}")
 
 
 def plot(rows, path: Path, t_booms=T_BOOMS) -> None:

@@ -20,6 +20,7 @@ class FastSetting:
 # measured to hold both oracle laws at t_boom 0.2 - 0.8 T for EPS and flow models (docs/FRONTIER.md), on data of
 # sd 0.25 to 4 (the same doc's scale table) and on every model family's own schedule (docs/FAMILIES_BOOMERANG_FAST.md).
 # On the trained digits model (docs/SAMPLERS_DIGITS.md) its anonymization metrics are those of boomerang_exact within
-# the sampling uncertainty except the pixel distance at 0.5 T (about 4% shorter). dpmpp_3m_sde / karras / 20 (twice
-# the calls) also holds everywhere; boomerang_exact is the paper's Algorithm 1 (t_boom calls).
+# the sampling uncertainty except the pixel distance at 0.5 T (about 5% shorter), as on the many-mode oracle
+# (docs/POINTS.md: 3.6% at 0.5 T; every sampler measured falls short at 10 calls there). dpmpp_3m_sde / karras / 20
+# (twice the calls) also holds everywhere and matches both; boomerang_exact is the paper's Algorithm 1 (t_boom calls).
 RECOMMENDED = FastSetting(sampler="boomerang_fast", scheduler="karras", steps=10)
