@@ -15,13 +15,16 @@ test:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest tests -ra --durations=25 $(ARGS)
 
-# Benchmarks (never tests): docs/BENCHMARKS.md, and docs/LOCALITY.md + docs/locality.png
+# Benchmarks (never tests): docs/BENCHMARKS.md, and docs/LOCALITY.md + docs/locality.png; then the frontier table
+# and plot (docs/FRONTIER.md, docs/frontier.png) with the pack's boomerang_fast re-measured (about 30 s; every other
+# sampler's rows kept from docs/frontier_rows.json: `make bench-frontier` re-measures them all)
 bench:
 	$(PYTHON) -m devtools.setup_env --no-browser
 	$(VENV)/bin/python -m benchmarks.bench_perf $(ARGS)
+	$(VENV)/bin/python -m benchmarks.bench_frontier --update boomerang_fast
 
 # Calls versus law for every stochastic sampler on the Gaussian and two-mode oracles -> docs/FRONTIER.md + .png
-# (ARGS='--size 32' as the committed doc; ARGS='--update boomerang_fast' re-measures that sampler only, keeping
+# (--size 32 by default, as the committed doc; ARGS='--update boomerang_fast' re-measures that sampler only, keeping
 # the other rows from docs/frontier_rows.json, about 30 s on 2 CPU cores)
 bench-frontier:
 	$(PYTHON) -m devtools.setup_env --no-browser

@@ -206,8 +206,8 @@ def main(argv=None) -> None:
     parser.add_argument("--smoke", action="store_true", help="two samplers, tiny latents, into a temporary folder")
     parser.add_argument("--out", type=Path, help="Markdown file (default docs/FRONTIER.md; the plot and the rows' "
                         f"sidecar {frontier_rows.SIDECAR_NAME} go beside it)")
-    parser.add_argument("--size", type=int, help="latent side: 4 x 4 x size^2 values per cell (default 64; "
-                        "--update: the kept rows' size)")
+    parser.add_argument("--size", type=int, help="latent side: 4 x 4 x size^2 values per cell (default 32, the "
+                        "committed doc's; --update: the kept rows' size)")
     parser.add_argument("--samplers", help="comma-separated subset of the samplers (default: every candidate)")
     parser.add_argument("--update", type=lambda v: [n.strip() for n in v.split(",") if n.strip()],
                         help="comma-separated samplers to re-measure (their rows, calls per steps and scale-table "
@@ -224,7 +224,7 @@ def main(argv=None) -> None:
         out = args.out or Path(tempfile.mkdtemp()) / "FRONTIER.md"
     else:
         names = [FAST] + candidates(comfy.samplers.KSAMPLER_NAMES)
-        budgets, t_booms, size = BUDGETS, T_BOOMS, args.size or 64
+        budgets, t_booms, size = BUDGETS, T_BOOMS, args.size or 32
         if args.samplers:
             names = [n for n in args.samplers.split(",") if n in names]
         out = args.out or REPO / "docs" / "FRONTIER.md"
