@@ -13,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
+from boomerang.advice import RECOMMENDED
 from headless.dataset import JobSpec, run_job
 from testkit.bench_smoke import run_smoke
 from testkit.dataset_helpers import REPO, manifest_rows, one_thread, output_files, pixels, spec_seed, write_digits
@@ -47,7 +48,7 @@ def test_folder_job_end_to_end(comfy, tmp_path, caplog):
     assert {k: text[k] for k in ("model", "t_boom", "sampler", "seed", "source", "copy")} == {
         "model": "digits-ddpm (built-in)", "t_boom": "20", "sampler": "boomerang_exact",
         "seed": str(spec_seed(7, rels[4], 0)), "source": rels[4], "copy": "0"}
-    assert text["steps"] == "20"
+    assert text["steps"] == str(min(RECOMMENDED.steps, 20))  # the default fast steps, at most t_boom (recorded)
     # item 4 (in the first batch of 8) re-made alone from the graph stored in its PNG: bit-identical
     graph = json.loads(text["prompt"])
     assert "seeds" not in graph and graph["noise"]["inputs"]["seed"] == spec_seed(7, rels[4], 0)
