@@ -7,6 +7,7 @@ A fake executor per release takes exactly those parameters and reads exactly tho
 missing one, as the real one raises). Likewise the signatures of the VAE's tiled methods and of
 fix_empty_latent_channels per release (fakes that bind exactly those), and the installed ComfyUI's own ones.
 """
+import ast
 import inspect
 
 import pytest
@@ -233,9 +234,13 @@ VAE_RELEASES = {
 
 
 def signature(text: str) -> inspect.Signature:
-    namespace: dict = {}
-    exec(f"def f({text}): pass", namespace)  # a signature from its text (data above), never run
-    return inspect.signature(namespace["f"])
+    """The signature written as ``text`` (names, some with ``=default`` literals; data above), built by inspect."""
+    params = []
+    for part in (p.strip() for p in text.split(",")):
+        name, _, default = part.partition("=")
+        params.append(inspect.Parameter(name.strip(), inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                        default=ast.literal_eval(default) if default else inspect.Parameter.empty))
+    return inspect.Signature(params)
 
 
 def recorder(text: str, result):
