@@ -37,6 +37,22 @@ def oracle_boomerang(kind="eps", t_boom=200, x0=1.5, mu=0.0, s=1.0, shift=1.0, b
     }
 
 
+def sampler_custom_advanced(kind, mu, s, shift, x0, size, t_boom, sampler_node, sampler, scheduler, steps) -> dict:
+    """The pack's SAMPLER node ``sampler_node`` with BoomerangSigmas(t_boom, sampler, scheduler, steps) in ComfyUI's
+    SamplerCustomAdvanced (RandomNoise seed 3, BasicGuider) on the oracle, from a 4 x 4 x size x size latent of x0;
+    the output latent captured as "out"."""
+    return {"1": oracle(kind, mu, s, shift), "2": const_latent(x0, 4, 4, size, size),
+            "sig": {"class_type": "BoomerangSigmas", "inputs": {"model": ["1", 0], "t_boom": t_boom, "sampler": sampler,
+                                                                "scheduler": scheduler, "steps": steps}},
+            "smp": {"class_type": sampler_node, "inputs": {}},
+            "noise": {"class_type": "RandomNoise", "inputs": {"noise_seed": 3}},
+            "guide": {"class_type": "BasicGuider", "inputs": {"model": ["1", 0], "conditioning": ["1", 1]}},
+            "adv": {"class_type": "SamplerCustomAdvanced",
+                    "inputs": {"noise": ["noise", 0], "guider": ["guide", 0], "sampler": ["smp", 0],
+                               "sigmas": ["sig", 0], "latent_image": ["2", 0]}},
+            "c": capture("out", latent=["adv", 0])}
+
+
 def checkpoint_nodes(ckpt_name: str, prompt="picture of a person", negative="") -> dict:
     return {
         "ckpt": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt_name}},

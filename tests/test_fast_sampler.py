@@ -103,17 +103,8 @@ def test_sampler_node_in_sampler_custom_advanced(comfy, kind):
     """BoomerangFastSampler (SAMPLER) with BoomerangSigmas in ComfyUI's SamplerCustomAdvanced: 10 calls, the
     Gaussian law from t_boom 500."""
     t_boom = 500
-    g = {"1": graphs.oracle(kind, MU, S, shift(kind)), "2": graphs.const_latent(X0, 4, 4, SIZE, SIZE),
-         "sig": {"class_type": "BoomerangSigmas", "inputs": {"model": ["1", 0], "t_boom": t_boom,
-                                                             "sampler": "boomerang_fast", "scheduler": "karras",
-                                                             "steps": CALLS}},
-         "smp": {"class_type": "BoomerangFastSampler", "inputs": {}},
-         "noise": {"class_type": "RandomNoise", "inputs": {"noise_seed": 3}},
-         "guide": {"class_type": "BasicGuider", "inputs": {"model": ["1", 0], "conditioning": ["1", 1]}},
-         "adv": {"class_type": "SamplerCustomAdvanced",
-                 "inputs": {"noise": ["noise", 0], "guider": ["guide", 0], "sampler": ["smp", 0],
-                            "sigmas": ["sig", 0], "latent_image": ["2", 0]}},
-         "c": graphs.capture("out", latent=["adv", 0])}
+    g = graphs.sampler_custom_advanced(kind, MU, S, shift(kind), X0, SIZE, t_boom, "BoomerangFastSampler",
+                                       "boomerang_fast", "karras", CALLS)
     samples = comfy.run(g)["out"]["latent"]["samples"]
     assert comfy.calls("oracle") == CALLS
     check(*gaussian_errors(samples.numpy(), kind, t_boom), f"SamplerCustomAdvanced {kind} {t_boom}")

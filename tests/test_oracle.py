@@ -97,17 +97,8 @@ def test_exact_sampler_and_sigmas_nodes_in_sampler_custom_advanced(comfy, kind):
     """The pack's SAMPLER (BoomerangExactSampler) and SIGMAS (BoomerangSigmas) in ComfyUI's own
     SamplerCustomAdvanced with RandomNoise and BasicGuider: Algorithm 1 from t_boom, the same chain law."""
     t_boom = 200
-    g = {"1": graphs.oracle(kind, MU, S, SHIFT), "2": graphs.const_latent(X0, 4, 4, 64, 64),
-         "sig": {"class_type": "BoomerangSigmas", "inputs": {"model": ["1", 0], "t_boom": t_boom,
-                                                             "sampler": "boomerang_exact", "scheduler": "simple",
-                                                             "steps": 1}},
-         "smp": {"class_type": "BoomerangExactSampler", "inputs": {}},
-         "noise": {"class_type": "RandomNoise", "inputs": {"noise_seed": 3}},
-         "guide": {"class_type": "BasicGuider", "inputs": {"model": ["1", 0], "conditioning": ["1", 1]}},
-         "adv": {"class_type": "SamplerCustomAdvanced",
-                 "inputs": {"noise": ["noise", 0], "guider": ["guide", 0], "sampler": ["smp", 0],
-                            "sigmas": ["sig", 0], "latent_image": ["2", 0]}},
-         "c": graphs.capture("out", latent=["adv", 0])}
+    g = graphs.sampler_custom_advanced(kind, MU, S, SHIFT, X0, 64, t_boom, "BoomerangExactSampler",
+                                       "boomerang_exact", "simple", 1)
     samples = comfy.run(g)["out"]["latent"]["samples"]
     assert samples.shape == (4, 4, 64, 64)
     mean_err, var_err = errors(samples, *algorithm1_law(alpha_bars(kind), t_boom, MU, S, X0))
